@@ -1,0 +1,51 @@
+#include "apps/commands/commands.h"
+
+#include <iostream>
+#include <stdexcept>
+
+namespace precept::apps {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"convert", "convert a llama2.c checkpoint + tokenizer.bin into a Hugging Face model directory", cmd_convert},
+      {"generate", "generate text from a model directory (greedy or sampled)", cmd_generate},
+      {"inspect", "print a model directory's config and tensors", cmd_inspect},
+  };
+  return table;
+}
+
+static void print_usage(std::ostream& out) {
+  out << "precept: align language models from natural-language principles\n\n"
+         "usage: precept <command> [options]\n       precept <command> --help\n\ncommands:\n";
+  for (const auto& command : commands()) {
+    out << "  " << command.name << std::string(command.name.size() < 12 ? 12 - command.name.size() : 1, ' ')
+        << command.summary << "\n";
+  }
+}
+
+int run_cli(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(std::cerr);
+    return 2;
+  }
+  const std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage(std::cout);
+    return 0;
+  }
+  for (const auto& command : commands()) {
+    if (command.name != name) continue;
+    std::vector<std::string> args(argv + 2, argv + argc);
+    try {
+      return command.run(args);
+    } catch (const std::exception& error) {
+      std::cerr << "precept " << name << ": error: " << error.what() << "\n";
+      return 1;
+    }
+  }
+  std::cerr << "precept: unknown command '" << name << "'\n\n";
+  print_usage(std::cerr);
+  return 2;
+}
+
+}  // namespace precept::apps

@@ -1,0 +1,121 @@
+#include "lm/pretrained.h"
+
+#include "lm/safetensors.h"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace precept::lm {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+std::string join_names(const std::vector<std::string>& names, size_t limit = 20) {
+  std::ostringstream out;
+  for (size_t i = 0; i < names.size() && i < limit; ++i) out << (i ? ", " : "") << names[i];
+  if (names.size() > limit) out << ", ... (" << names.size() << " in all)";
+  return out.str();
+}
+
+// Files a tokenizer or generation setup can consist of; copied through on save.
+const char* kPassThroughFiles[] = {"tokenizer.json",        "tokenizer_config.json", "tokenizer.model",
+                                   "special_tokens_map.json", "vocab.json",           "merges.txt",
+                                   "added_tokens.json",     "generation_config.json", "chat_template.jinja"};
+
+void write_text(const fs::path& path, const std::string& text) {
+  fs::path temporary = path;
+  temporary += ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write " + temporary.string());
+    out << text;
+    if (!out) throw std::runtime_error("write failed for " + temporary.string());
+  }
+  fs::rename(temporary, path);
+}
+
+}  // namespace
+
+void load_weights(TransformerImpl& model, const fs::path& dir) {
+  CheckpointTensors checkpoint(dir);
+  const ModelConfig& config = model.config();
+  std::set<std::string> available;
+  for (auto& name : checkpoint.names()) available.insert(name);
+  // A tied checkpoint may still carry lm_head.weight (transformers ignores it); so do we.
+  if (config.tie_word_embeddings) available.erase("lm_head.weight");
+
+  auto parameters = model.named_parameters();
+  std::vector<std::string> missing, mismatched;
+  for (const auto& item : parameters) {
+    if (!available.count(item.key())) missing.push_back(item.key());
+  }
+  std::vector<std::string> unexpected;
+  for (const auto& name : available) {
+    if (!parameters.contains(name)) unexpected.push_back(name);
+  }
+  if (!missing.empty() || !unexpected.empty()) {
+    std::string message = dir.string() + ": checkpoint does not match " + config.architecture + " (config.json)";
+    if (!missing.empty()) message += "; missing weights: " + join_names(missing);
+    if (!unexpected.empty()) message += "; unexpected weights: " + join_names(unexpected);
+    throw std::runtime_error(message);
+  }
+  at::NoGradGuard no_grad;
+  for (auto& item : parameters) {
+    at::Tensor source = checkpoint.tensor(item.key());
+    if (source.sizes() != item.value().sizes()) {
+      std::ostringstream message;
+      message << checkpoint.file_of(item.key()) << ": tensor '" << item.key() << "' has shape " << source.sizes()
+              << " but config.json implies " << item.value().sizes();
+      throw std::runtime_error(message.str());
+    }
+    item.value().copy_(source);
+  }
+}
+
+Transformer load_pretrained(const fs::path& dir, const LoadOptions& options) {
+  ModelConfig config = load_config(dir);
+  c10::ScalarType dtype = options.dtype.value_or(options.device.is_cpu() ? c10::kFloat : config.dtype);
+  Transformer model(config, at::TensorOptions().dtype(dtype).device(options.device));
+  load_weights(*model, dir);
+  model->eval();
+  return model;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> state_dict_for_save(TransformerImpl& model) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& item : model.named_parameters()) tensors.push_back({item.key(), item.value().detach()});
+  return tensors;
+}
+
+void save_pretrained(TransformerImpl& model, const fs::path& dir, const SaveOptions& options) {
+  fs::create_directories(dir);
+  auto tensors = state_dict_for_save(model);
+  c10::ScalarType dtype = options.dtype.value_or(model.output_weight().scalar_type());
+  for (auto& named : tensors) named.second = named.second.to(at::kCPU, dtype);
+  write_checkpoint_tensors(dir, tensors, options.max_shard_bytes);
+
+  ModelConfig config = model.config();
+  config.dtype = dtype;
+  write_text(dir / "config.json", config_to_json(config).dump(2) + "\n");
+
+  if (options.source_dir && fs::absolute(*options.source_dir) != fs::absolute(dir)) {
+    for (const char* file : kPassThroughFiles) {
+      const fs::path from = *options.source_dir / file;
+      if (fs::exists(from)) fs::copy_file(from, dir / file, fs::copy_options::overwrite_existing);
+    }
+  }
+  if (!fs::exists(dir / "generation_config.json")) {
+    json generation = json::object();
+    if (config.bos_token_id >= 0) generation["bos_token_id"] = config.bos_token_id;
+    if (config.eos_token_ids.size() == 1) generation["eos_token_id"] = config.eos_token_ids[0];
+    else if (!config.eos_token_ids.empty()) generation["eos_token_id"] = config.eos_token_ids;
+    write_text(dir / "generation_config.json", generation.dump(2) + "\n");
+  }
+}
+
+}  // namespace precept::lm

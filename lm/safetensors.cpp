@@ -1,0 +1,332 @@
+// safetensors: see safetensors.h. The format is an 8-byte little-endian header length, a JSON
+// header {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}, then the
+// data section. Every offset is checked against the file before a byte is touched.
+#include "lm/safetensors.h"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+namespace precept::lm {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+// The largest header we accept (the reference implementation uses the same 100 MB limit).
+constexpr uint64_t kMaxHeaderBytes = 100ull * 1024 * 1024;
+
+[[noreturn]] void fail(const fs::path& path, const std::string& what) {
+  throw std::runtime_error("safetensors file " + path.string() + ": " + what);
+}
+}  // namespace
+
+c10::ScalarType dtype_from_safetensors(const std::string& code, const std::string& where) {
+  static const std::map<std::string, c10::ScalarType> table = {
+      {"F32", at::kFloat}, {"F16", at::kHalf},  {"BF16", at::kBFloat16}, {"F64", at::kDouble},
+      {"I64", at::kLong},  {"I32", at::kInt},   {"I16", at::kShort},     {"I8", at::kChar},
+      {"U8", at::kByte},   {"BOOL", at::kBool}};
+  auto found = table.find(code);
+  if (found == table.end()) {
+    throw std::runtime_error(where + ": unsupported dtype '" + code +
+                             "' (precept reads F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)");
+  }
+  return found->second;
+}
+
+std::string dtype_to_safetensors(c10::ScalarType dtype) {
+  switch (dtype) {
+    case at::kFloat: return "F32";
+    case at::kHalf: return "F16";
+    case at::kBFloat16: return "BF16";
+    case at::kDouble: return "F64";
+    case at::kLong: return "I64";
+    case at::kInt: return "I32";
+    case at::kShort: return "I16";
+    case at::kChar: return "I8";
+    case at::kByte: return "U8";
+    case at::kBool: return "BOOL";
+    default: throw std::runtime_error(std::string("safetensors: cannot write dtype ") + c10::toString(dtype));
+  }
+}
+
+struct SafetensorsFile::Mapping {
+  void* address = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (address && size) munmap(address, size);
+  }
+};
+
+SafetensorsFile::SafetensorsFile(const fs::path& path) : path_(path), mapping_(std::make_shared<Mapping>()) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  struct stat info {};
+  if (fstat(fd, &info) != 0) {
+    ::close(fd);
+    fail(path, "cannot stat");
+  }
+  const uint64_t file_size = static_cast<uint64_t>(info.st_size);
+  if (file_size < 8) {
+    ::close(fd);
+    fail(path, "truncated: " + std::to_string(file_size) + " bytes, shorter than the 8-byte header length");
+  }
+  void* address = mmap(nullptr, file_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (address == MAP_FAILED) fail(path, "mmap failed");
+  mapping_->address = address;
+  mapping_->size = file_size;
+
+  const auto* bytes = static_cast<const unsigned char*>(address);
+  uint64_t header_size = 0;
+  for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | bytes[i];
+  if (header_size > kMaxHeaderBytes) {
+    fail(path, "header length " + std::to_string(header_size) + " exceeds the 100 MB limit (corrupt file?)");
+  }
+  if (header_size > file_size - 8) {
+    fail(path, "truncated: header length " + std::to_string(header_size) + " but only " +
+                   std::to_string(file_size - 8) + " bytes follow");
+  }
+  data_offset_ = 8 + header_size;
+  const uint64_t data_size = file_size - data_offset_;
+
+  json header;
+  try {
+    header = json::parse(bytes + 8, bytes + 8 + header_size);
+  } catch (const json::exception& error) {
+    fail(path, std::string("header is not valid JSON: ") + error.what());
+  }
+  if (!header.is_object()) fail(path, "header is not a JSON object");
+
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") {
+      if (!it.value().is_object()) fail(path, "__metadata__ is not an object");
+      for (auto meta = it.value().begin(); meta != it.value().end(); ++meta) {
+        if (meta.value().is_string()) metadata_[meta.key()] = meta.value().get<std::string>();
+      }
+      continue;
+    }
+    const std::string where = "tensor '" + it.key() + "'";
+    const json& spec = it.value();
+    if (!spec.is_object() || !spec.contains("dtype") || !spec.contains("shape") || !spec.contains("data_offsets")) {
+      fail(path, where + " lacks dtype, shape or data_offsets");
+    }
+    TensorEntry entry;
+    entry.name = it.key();
+    try {
+      entry.dtype = dtype_from_safetensors(spec.at("dtype").get<std::string>(), where);
+      entry.shape = spec.at("shape").get<std::vector<int64_t>>();
+      auto offsets = spec.at("data_offsets").get<std::vector<uint64_t>>();
+      if (offsets.size() != 2) fail(path, where + ": data_offsets must have two entries");
+      entry.begin = offsets[0];
+      entry.end = offsets[1];
+    } catch (const json::exception& error) {
+      fail(path, where + ": malformed entry: " + error.what());
+    } catch (const std::runtime_error& error) {
+      fail(path, error.what());
+    }
+    uint64_t elements = 1;
+    for (int64_t dim : entry.shape) {
+      if (dim < 0) fail(path, where + " has a negative dimension");
+      elements *= static_cast<uint64_t>(dim);
+    }
+    const uint64_t expected = elements * c10::elementSize(entry.dtype);
+    if (entry.begin > entry.end || entry.end > data_size) {
+      fail(path, where + ": data_offsets [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) +
+                     ") fall outside the " + std::to_string(data_size) + "-byte data section (truncated file?)");
+    }
+    if (entry.end - entry.begin != expected) {
+      fail(path, where + ": holds " + std::to_string(entry.end - entry.begin) + " bytes but its shape and dtype need " +
+                     std::to_string(expected));
+    }
+    index_[entry.name] = entries_.size();
+    entries_.push_back(std::move(entry));
+  }
+}
+
+SafetensorsFile::~SafetensorsFile() = default;
+
+const TensorEntry& SafetensorsFile::entry(const std::string& name) const {
+  auto found = index_.find(name);
+  if (found == index_.end()) fail(path_, "has no tensor named '" + name + "'");
+  return entries_[found->second];
+}
+
+at::Tensor SafetensorsFile::tensor(const std::string& name) const {
+  const TensorEntry& spec = entry(name);
+  auto* data = static_cast<char*>(mapping_->address) + data_offset_ + spec.begin;
+  auto keep_alive = mapping_;
+  return at::from_blob(
+      data, spec.shape, [keep_alive](void*) mutable { keep_alive.reset(); },
+      at::TensorOptions().dtype(spec.dtype).device(at::kCPU));
+}
+
+CheckpointTensors::CheckpointTensors(const fs::path& dir) {
+  const fs::path single = dir / "model.safetensors";
+  const fs::path index = dir / "model.safetensors.index.json";
+  std::map<std::string, std::string> listed;  // name -> shard, from the index
+  if (fs::exists(index)) {
+    std::ifstream in(index);
+    json parsed;
+    try {
+      parsed = json::parse(in);
+    } catch (const json::exception& error) {
+      throw std::runtime_error(index.string() + ": not valid JSON: " + error.what());
+    }
+    if (!parsed.contains("weight_map") || !parsed["weight_map"].is_object()) {
+      throw std::runtime_error(index.string() + ": has no \"weight_map\" object");
+    }
+    std::set<std::string> shards;
+    for (auto it = parsed["weight_map"].begin(); it != parsed["weight_map"].end(); ++it) {
+      if (!it.value().is_string()) throw std::runtime_error(index.string() + ": weight_map[" + it.key() + "] is not a file name");
+      listed[it.key()] = it.value().get<std::string>();
+      shards.insert(it.value().get<std::string>());
+    }
+    for (const auto& shard : shards) {
+      if (shard.find('/') != std::string::npos || shard == "..") {
+        throw std::runtime_error(index.string() + ": shard name '" + shard + "' is not a plain file name");
+      }
+      files_.push_back(std::make_unique<SafetensorsFile>(dir / shard));
+    }
+  } else if (fs::exists(single)) {
+    files_.push_back(std::make_unique<SafetensorsFile>(single));
+  } else {
+    throw std::runtime_error(dir.string() + ": no model.safetensors or model.safetensors.index.json");
+  }
+  for (size_t i = 0; i < files_.size(); ++i) {
+    for (const auto& entry : files_[i]->entries()) {
+      if (where_.count(entry.name)) {
+        throw std::runtime_error("tensor '" + entry.name + "' appears in both " + files_[where_[entry.name]]->path().string() +
+                                 " and " + files_[i]->path().string());
+      }
+      where_[entry.name] = i;
+    }
+  }
+  for (const auto& [name, shard] : listed) {
+    auto found = where_.find(name);
+    if (found == where_.end() || files_[found->second]->path().filename() != shard) {
+      throw std::runtime_error(index.string() + ": lists tensor '" + name + "' in " + shard + ", which does not hold it");
+    }
+  }
+}
+
+std::vector<std::string> CheckpointTensors::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, file] : where_) out.push_back(name);
+  return out;
+}
+
+const TensorEntry& CheckpointTensors::entry(const std::string& name) const {
+  auto found = where_.find(name);
+  if (found == where_.end()) throw std::runtime_error("checkpoint has no tensor named '" + name + "'");
+  return files_[found->second]->entry(name);
+}
+
+at::Tensor CheckpointTensors::tensor(const std::string& name) const {
+  auto found = where_.find(name);
+  if (found == where_.end()) throw std::runtime_error("checkpoint has no tensor named '" + name + "'");
+  return files_[found->second]->tensor(name);
+}
+
+std::string CheckpointTensors::file_of(const std::string& name) const {
+  auto found = where_.find(name);
+  return found == where_.end() ? std::string() : files_[found->second]->path().string();
+}
+
+namespace {
+// Writes bytes to `path` through a temporary sibling, then renames: a crash never leaves a
+// half-written file under the final name.
+void write_atomically(const fs::path& path, const std::function<void(std::ofstream&)>& body) {
+  fs::path temporary = path;
+  temporary += ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write " + temporary.string());
+    body(out);
+    out.flush();
+    if (!out) throw std::runtime_error("write failed for " + temporary.string() + " (disk full?)");
+  }
+  fs::rename(temporary, path);
+}
+}  // namespace
+
+void write_safetensors(const fs::path& path, const NamedTensors& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<at::Tensor> contiguous;
+  json header = json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  std::set<std::string> seen;
+  for (const auto& [name, tensor] : tensors) {
+    if (!seen.insert(name).second) throw std::runtime_error("write_safetensors " + path.string() + ": duplicate tensor '" + name + "'");
+    at::Tensor cpu = tensor.detach().to(at::kCPU).contiguous();
+    const uint64_t bytes = cpu.numel() * cpu.element_size();
+    header[name] = {{"dtype", dtype_to_safetensors(cpu.scalar_type())},
+                    {"shape", cpu.sizes().vec()},
+                    {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+    contiguous.push_back(cpu);
+  }
+  std::string header_text = header.dump();
+  header_text.append((8 - header_text.size() % 8) % 8, ' ');  // align the data section to 8 bytes
+  write_atomically(path, [&](std::ofstream& out) {
+    uint64_t size = header_text.size();
+    unsigned char length[8];
+    for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>((size >> (8 * i)) & 0xff);
+    out.write(reinterpret_cast<const char*>(length), 8);
+    out.write(header_text.data(), static_cast<std::streamsize>(header_text.size()));
+    for (const auto& tensor : contiguous) {
+      out.write(static_cast<const char*>(tensor.data_ptr()), static_cast<std::streamsize>(tensor.numel() * tensor.element_size()));
+    }
+  });
+}
+
+void write_checkpoint_tensors(const fs::path& dir, const NamedTensors& tensors, uint64_t max_shard_bytes) {
+  fs::create_directories(dir);
+  std::vector<NamedTensors> shards(1);
+  uint64_t shard_bytes = 0, total_bytes = 0;
+  for (const auto& named : tensors) {
+    const uint64_t bytes = named.second.numel() * named.second.element_size();
+    if (!shards.back().empty() && shard_bytes + bytes > max_shard_bytes) {
+      shards.emplace_back();
+      shard_bytes = 0;
+    }
+    shards.back().push_back(named);
+    shard_bytes += bytes;
+    total_bytes += bytes;
+  }
+  // Remove what a previous save left that this one does not overwrite.
+  for (const auto& item : fs::directory_iterator(dir)) {
+    const std::string file = item.path().filename().string();
+    if (file.rfind("model-", 0) == 0 && item.path().extension() == ".safetensors") fs::remove(item.path());
+  }
+  if (shards.size() == 1) {
+    fs::remove(dir / "model.safetensors.index.json");
+    write_safetensors(dir / "model.safetensors", shards[0]);
+    return;
+  }
+  fs::remove(dir / "model.safetensors");
+  json weight_map = json::object();
+  auto shard_name = [&](size_t k) {
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "model-%05zu-of-%05zu.safetensors", k + 1, shards.size());
+    return std::string(buffer);
+  };
+  for (size_t k = 0; k < shards.size(); ++k) {
+    write_safetensors(dir / shard_name(k), shards[k]);
+    for (const auto& named : shards[k]) weight_map[named.first] = shard_name(k);
+  }
+  json index = {{"metadata", {{"total_size", total_bytes}}}, {"weight_map", weight_map}};
+  write_atomically(dir / "model.safetensors.index.json", [&](std::ofstream& out) { out << index.dump(2) << "\n"; });
+}
+
+}  // namespace precept::lm

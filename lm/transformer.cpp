@@ -1,0 +1,202 @@
+#include "lm/transformer.h"
+
+#include <ATen/ATen.h>
+#include <torch/nn/init.h>
+
+#include <cmath>
+
+namespace precept::lm {
+
+LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias, const at::TensorOptions& options) {
+  weight = register_parameter("weight", at::empty({out_features, in_features}, options));
+  if (with_bias) bias = register_parameter("bias", at::empty({out_features}, options));
+}
+
+at::Tensor LinearImpl::forward(const at::Tensor& x) { return at::linear(x, weight, bias); }
+
+EmbeddingImpl::EmbeddingImpl(int64_t vocab_size, int64_t dim, const at::TensorOptions& options) {
+  weight = register_parameter("weight", at::empty({vocab_size, dim}, options));
+}
+
+at::Tensor EmbeddingImpl::forward(const at::Tensor& tokens) { return at::embedding(weight, tokens); }
+
+RmsNormImpl::RmsNormImpl(int64_t dim, double eps_, const at::TensorOptions& options) : eps(eps_) {
+  weight = register_parameter("weight", at::ones({dim}, options));
+}
+
+at::Tensor RmsNormImpl::forward(const at::Tensor& x) {
+  at::Tensor x32 = x.to(at::kFloat);
+  at::Tensor variance = x32.pow(2).mean(-1, /*keepdim=*/true);
+  return weight * (x32 * at::rsqrt(variance + eps)).to(x.scalar_type());
+}
+
+Rope::Rope(const ModelConfig& config) {
+  const int64_t dim = config.head_dim;
+  // Same arithmetic as transformers: fp32 exponents, base ** (2i / dim).
+  at::Tensor exponents = at::arange(0, dim, 2, at::kLong).to(at::kFloat) / static_cast<double>(dim);
+  inv_freq = 1.0 / at::pow(config.rope.theta, exponents);
+  const RopeConfig& rope = config.rope;
+  if (rope.scaling == RopeScaling::linear) {
+    inv_freq = inv_freq / rope.factor;
+  } else if (rope.scaling == RopeScaling::llama3) {
+    // Llama 3.1: long wavelengths are divided by `factor`, short ones kept, the band between
+    // them interpolated smoothly.
+    const double old_context = static_cast<double>(rope.original_max_position);
+    const double low_freq_wavelen = old_context / rope.low_freq_factor;
+    const double high_freq_wavelen = old_context / rope.high_freq_factor;
+    at::Tensor wavelen = 2 * M_PI / inv_freq;
+    at::Tensor scaled = at::where(wavelen > low_freq_wavelen, inv_freq / rope.factor, inv_freq);
+    at::Tensor smooth = (old_context / wavelen - rope.low_freq_factor) / (rope.high_freq_factor - rope.low_freq_factor);
+    at::Tensor smoothed = (1 - smooth) * scaled / rope.factor + smooth * scaled;
+    at::Tensor medium = at::logical_not(wavelen < high_freq_wavelen).logical_and(at::logical_not(wavelen > low_freq_wavelen));
+    inv_freq = at::where(medium, smoothed, scaled);
+  }
+}
+
+std::pair<at::Tensor, at::Tensor> Rope::tables(const at::Tensor& positions, c10::ScalarType dtype) const {
+  at::Tensor freqs = positions.unsqueeze(-1).to(at::kFloat) * inv_freq.to(positions.device());  // [B, T, D/2]
+  at::Tensor angles = at::cat({freqs, freqs}, -1);                                               // [B, T, D]
+  return {angles.cos().to(dtype), angles.sin().to(dtype)};
+}
+
+namespace {
+// x [B, H, T, D]: x * cos + rotate_half(x) * sin, with cos/sin [B, T, D].
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const int64_t half = x.size(-1) / 2;
+  at::Tensor rotated = at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  return x * cos.unsqueeze(1) + rotated * sin.unsqueeze(1);
+}
+}  // namespace
+
+AttentionImpl::AttentionImpl(const ModelConfig& config, const at::TensorOptions& options)
+    : num_heads_(config.num_heads), num_kv_heads_(config.num_kv_heads), head_dim_(config.head_dim) {
+  q_proj = register_module("q_proj", Linear(config.hidden_size, config.q_size(), config.qkv_bias, options));
+  k_proj = register_module("k_proj", Linear(config.hidden_size, config.kv_size(), config.qkv_bias, options));
+  v_proj = register_module("v_proj", Linear(config.hidden_size, config.kv_size(), config.qkv_bias, options));
+  o_proj = register_module("o_proj", Linear(config.q_size(), config.hidden_size, config.o_bias, options));
+  if (config.qk_norm) {
+    q_norm = register_module("q_norm", RmsNorm(config.head_dim, config.rms_norm_eps, options));
+    k_norm = register_module("k_norm", RmsNorm(config.head_dim, config.rms_norm_eps, options));
+  }
+}
+
+at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                  const at::Tensor& mask, bool is_causal) {
+  const int64_t B = x.size(0), T = x.size(1);
+  at::Tensor q = q_proj(x).view({B, T, num_heads_, head_dim_});     // [B, T, H, D]
+  at::Tensor k = k_proj(x).view({B, T, num_kv_heads_, head_dim_});  // [B, T, KV, D]
+  at::Tensor v = v_proj(x).view({B, T, num_kv_heads_, head_dim_});
+  if (q_norm) {
+    q = q_norm(q);
+    k = k_norm(k);
+  }
+  q = apply_rope(q.transpose(1, 2), cos, sin);  // [B, H, T, D]
+  k = apply_rope(k.transpose(1, 2), cos, sin);  // [B, KV, T, D]
+  v = v.transpose(1, 2);
+  at::Tensor out = at::scaled_dot_product_attention(q, k, v, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
+                                                    /*dropout_p=*/0.0, /*is_causal=*/is_causal && !mask.defined(),
+                                                    /*scale=*/std::nullopt, /*enable_gqa=*/num_kv_heads_ != num_heads_);
+  return o_proj(out.transpose(1, 2).reshape({B, T, num_heads_ * head_dim_}));
+}
+
+MlpImpl::MlpImpl(const ModelConfig& config, const at::TensorOptions& options) {
+  gate_proj = register_module("gate_proj", Linear(config.hidden_size, config.intermediate_size, config.mlp_bias, options));
+  up_proj = register_module("up_proj", Linear(config.hidden_size, config.intermediate_size, config.mlp_bias, options));
+  down_proj = register_module("down_proj", Linear(config.intermediate_size, config.hidden_size, config.mlp_bias, options));
+}
+
+at::Tensor MlpImpl::forward(const at::Tensor& x) { return down_proj(at::silu(gate_proj(x)) * up_proj(x)); }
+
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, const at::TensorOptions& options) {
+  self_attn = register_module("self_attn", Attention(config, options));
+  mlp = register_module("mlp", Mlp(config, options));
+  input_layernorm = register_module("input_layernorm", RmsNorm(config.hidden_size, config.rms_norm_eps, options));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RmsNorm(config.hidden_size, config.rms_norm_eps, options));
+}
+
+at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                     const at::Tensor& mask, bool is_causal) {
+  at::Tensor h = x + self_attn(input_layernorm(x), cos, sin, mask, is_causal);
+  return h + mlp(post_attention_layernorm(h));
+}
+
+DecoderImpl::DecoderImpl(const ModelConfig& config, const at::TensorOptions& options) {
+  embed_tokens = register_module("embed_tokens", Embedding(config.vocab_size, config.hidden_size, options));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config.num_layers; ++i) layers->push_back(DecoderLayer(config, options));
+  norm = register_module("norm", RmsNorm(config.hidden_size, config.rms_norm_eps, options));
+}
+
+TransformerImpl::TransformerImpl(ModelConfig config, const at::TensorOptions& options)
+    : config_(std::move(config)), rope_(config_) {
+  model = register_module("model", Decoder(config_, options));
+  if (!config_.tie_word_embeddings) {
+    lm_head = register_module("lm_head", Linear(config_.hidden_size, config_.vocab_size, /*bias=*/false, options));
+  }
+}
+
+const at::Tensor& TransformerImpl::output_weight() const {
+  return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
+
+AttentionMask TransformerImpl::build_mask(const at::Tensor& positions, const at::Tensor& key_valid) const {
+  AttentionMask mask;
+  bool any_window = false;
+  for (int64_t window : config_.sliding_window) any_window |= window > 0;
+  if (!key_valid.defined() && !any_window) return mask;  // plain causal
+  // Causality by position, so that left padding and packed positions behave.
+  at::Tensor query_pos = positions.unsqueeze(2);  // [B, T, 1]
+  at::Tensor key_pos = positions.unsqueeze(1);    // [B, 1, T]
+  at::Tensor allowed = key_pos <= query_pos;      // [B, T, T]
+  const int64_t T = positions.size(1);
+  at::Tensor index = at::arange(T, positions.options());
+  allowed = allowed.logical_and(index.view({1, T, 1}) >= index.view({1, 1, T}));  // never look ahead in the row
+  if (key_valid.defined()) allowed = allowed.logical_and(key_valid.unsqueeze(1));
+  // A padding query that sees nothing would produce NaN; let every query see itself.
+  at::Tensor self = at::eye(T, positions.options().dtype(at::kBool)).unsqueeze(0);
+  mask.full = allowed.logical_or(self).unsqueeze(1);
+  if (any_window) {
+    int64_t window = 0;
+    for (int64_t w : config_.sliding_window) window = std::max(window, w);
+    at::Tensor near = (query_pos - key_pos) < window;
+    mask.windowed = allowed.logical_and(near).logical_or(self).unsqueeze(1);
+  }
+  mask.causal = false;
+  return mask;
+}
+
+at::Tensor TransformerImpl::forward(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_valid) {
+  TORCH_CHECK(tokens.dim() == 2 && positions.sizes() == tokens.sizes(),
+              "Transformer::forward: tokens and positions must both be [B, T]");
+  at::Tensor x = model->embed_tokens(tokens);  // [B, T, C]
+  auto [cos, sin] = rope_.tables(positions, x.scalar_type());
+  const AttentionMask mask = build_mask(positions, key_valid);
+  for (size_t i = 0; i < model->layers->size(); ++i) {
+    const at::Tensor& layer_mask = config_.sliding_window[i] > 0 ? mask.windowed : mask.full;
+    x = model->layers[i]->as<DecoderLayer>()->forward(x, cos, sin, layer_mask, mask.causal);
+  }
+  return model->norm(x);
+}
+
+at::Tensor TransformerImpl::logits(const at::Tensor& hidden) { return at::linear(hidden, output_weight()); }
+
+void TransformerImpl::init_random(uint64_t seed, double std) {
+  at::NoGradGuard no_grad;
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  for (auto& item : named_parameters()) {
+    at::Tensor& parameter = item.value();
+    const std::string& name = item.key();
+    const bool is_norm = name.size() > 12 && name.compare(name.size() - 11, 11, "norm.weight") == 0;
+    if (is_norm) {
+      parameter.fill_(1.0);
+    } else if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0) {
+      parameter.zero_();
+    } else {
+      at::Tensor values = at::empty(parameter.sizes(), at::kFloat).normal_(0.0, std, generator);
+      parameter.copy_(values);
+    }
+  }
+}
+
+}  // namespace precept::lm
