@@ -236,8 +236,8 @@ json config_to_json(const ModelConfig& config) {
   out["rms_norm_eps"] = config.rms_norm_eps;
   out["hidden_act"] = "silu";
   out["tie_word_embeddings"] = config.tie_word_embeddings;
-  out.erase("torch_dtype");
-  out["dtype"] = dtype_name(config.dtype);
+  out["dtype"] = dtype_name(config.dtype);        // transformers 5
+  out["torch_dtype"] = dtype_name(config.dtype);  // transformers 4, vLLM
   if (config.model_type != "qwen2" && config.model_type != "mistral") out["attention_bias"] = config.qkv_bias;
   if (config.model_type == "llama") out["mlp_bias"] = config.mlp_bias;
   json rope = {{"rope_theta", config.rope.theta}};
@@ -252,9 +252,17 @@ json config_to_json(const ModelConfig& config) {
       rope["original_max_position_embeddings"] = config.rope.original_max_position;
       break;
   }
-  out.erase("rope_scaling");
+  // Both spellings, so that transformers 5 (rope_parameters) and older readers such as
+  // transformers 4 and vLLM (rope_theta + rope_scaling) see the same rotary embedding.
   out["rope_theta"] = config.rope.theta;
   out["rope_parameters"] = rope;
+  if (config.rope.scaling == RopeScaling::none) {
+    out.erase("rope_scaling");
+  } else {
+    json legacy = rope;
+    legacy.erase("rope_theta");
+    out["rope_scaling"] = legacy;
+  }
   return out;
 }
 

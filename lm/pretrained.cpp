@@ -56,7 +56,7 @@ void load_weights(TransformerImpl& model, const fs::path& dir) {
   }
   std::vector<std::string> unexpected;
   for (const auto& name : available) {
-    if (!parameters.contains(name)) unexpected.push_back(name);
+    if (!parameters.contains(name)) unexpected.push_back(name + " (in " + fs::path(checkpoint.file_of(name)).filename().string() + ")");
   }
   if (!missing.empty() || !unexpected.empty()) {
     std::string message = dir.string() + ": checkpoint does not match " + config.architecture + " (config.json)";
