@@ -4,6 +4,8 @@
 #include "lm/llama2c.h"
 #include "lm/safetensors.h"
 
+#include "tests/test_util.h"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -17,6 +19,7 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace precept::lm;
+using namespace precept::testing;
 
 namespace {
 const fs::path kStories = fs::path(PRECEPT_SHARED_DIR) / "assets/stories260K";
@@ -24,33 +27,10 @@ const fs::path kLegacy = kStories / "stories260K.bin";
 const fs::path kVersion1 = kStories / "stories260K.v1.bin";
 const fs::path kTokenizer = kStories / "tok512.bin";
 
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("precept_test_llama2c_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void write_all(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
 void put_int32(std::string& bytes, size_t offset, int32_t value) { std::memcpy(bytes.data() + offset, &value, 4); }
 std::string tensor_bytes(const at::Tensor& tensor) {
   at::Tensor contiguous = tensor.contiguous();
   return std::string(static_cast<const char*>(contiguous.data_ptr()), contiguous.nbytes());
-}
-template <class F>
-std::string error_of(F&& body) {
-  try {
-    body();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "";
 }
 json read_json(const fs::path& path) { return json::parse(read_all(path)); }
 
@@ -139,7 +119,7 @@ TEST(Llama2c, RopePermutationKeepsAttentionScores) {
 }
 
 TEST(Llama2c, ConvertWritesAHuggingFaceLlamaDirectory) {
-  fs::path out = temp_dir("convert");
+  fs::path out = temp_dir("llama2c_convert");
   convert_llama2c(kLegacy, kTokenizer, out / "model");
   const fs::path dir = out / "model";
   for (const char* name : {"config.json", "generation_config.json", "model.safetensors", "tokenizer.model",
@@ -199,7 +179,7 @@ TEST(Llama2c, ConvertWritesAHuggingFaceLlamaDirectory) {
 }
 
 TEST(Llama2c, BothFormatsConvertToIdenticalFiles) {
-  fs::path out = temp_dir("formats");
+  fs::path out = temp_dir("llama2c_formats");
   convert_llama2c(kLegacy, kTokenizer, out / "legacy");
   convert_llama2c(kVersion1, kTokenizer, out / "v1");
   for (const char* name : {"config.json", "model.safetensors", "tokenizer.model", "tokenizer_config.json"}) {
@@ -211,7 +191,7 @@ TEST(Llama2c, BothFormatsConvertToIdenticalFiles) {
 TEST(Llama2c, UnsharedClassifierBecomesLmHead) {
   // A legacy file with a negative vocab_size and a classifier after the freq_cis tables, and
   // the same weights as version 1 with shared_classifier = 0.
-  fs::path out = temp_dir("unshared");
+  fs::path out = temp_dir("llama2c_unshared");
   at::Tensor classifier = torch::randn({512, 64});
   std::string legacy = read_all(kLegacy);
   put_int32(legacy, 20, -512);
@@ -232,7 +212,7 @@ TEST(Llama2c, UnsharedClassifierBecomesLmHead) {
 
 TEST(Llama2c, AcceptsTheMagicAsExportPyWritesIt) {
   // export.py writes struct.pack('I', 0x616b3432), the bytes "24ka"; the asset has "ak42".
-  fs::path out = temp_dir("magic");
+  fs::path out = temp_dir("llama2c_magic");
   std::string bytes = read_all(kVersion1);
   ASSERT_EQ(bytes.substr(0, 4), "ak42");
   uint32_t magic = 0x616b3432;
@@ -245,7 +225,7 @@ TEST(Llama2c, AcceptsTheMagicAsExportPyWritesIt) {
 }
 
 TEST(Llama2c, TruncatedCheckpointNamesFileAndSizes) {
-  fs::path out = temp_dir("truncated");
+  fs::path out = temp_dir("llama2c_truncated");
   write_all(out / "short.bin", read_all(kLegacy).substr(0, 1056540 - 4));
   std::string error = error_of([&] { read_llama2c_checkpoint(out / "short.bin"); });
   EXPECT_NE(error.find((out / "short.bin").string()), std::string::npos) << error;
@@ -265,7 +245,7 @@ TEST(Llama2c, TruncatedCheckpointNamesFileAndSizes) {
 }
 
 TEST(Llama2c, BadMagicOrVersionIsAClearError) {
-  fs::path out = temp_dir("version");
+  fs::path out = temp_dir("llama2c_version");
   std::string bytes = read_all(kVersion1);
   put_int32(bytes, 4, 2);
   write_all(out / "q80.bin", bytes);
@@ -296,16 +276,16 @@ TEST(Llama2c, BadMagicOrVersionIsAClearError) {
 
 TEST(Llama2c, MissingFilesAreNamed) {
   const fs::path missing = fs::temp_directory_path() / "precept_no_such_checkpoint.bin";
-  std::string error = error_of([&] { convert_llama2c(missing, kTokenizer, temp_dir("missing")); });
+  std::string error = error_of([&] { convert_llama2c(missing, kTokenizer, temp_dir("llama2c_missing")); });
   EXPECT_NE(error.find(missing.string()), std::string::npos) << error;
   EXPECT_NE(error.find("does not exist"), std::string::npos) << error;
-  error = error_of([&] { convert_llama2c(kLegacy, missing, temp_dir("missing")); });
+  error = error_of([&] { convert_llama2c(kLegacy, missing, temp_dir("llama2c_missing")); });
   EXPECT_NE(error.find("tokenizer " + missing.string()), std::string::npos) << error;
-  fs::remove_all(temp_dir("missing"));
+  fs::remove_all(temp_dir("llama2c_missing"));
 }
 
 TEST(Llama2c, TokenizerOfAnotherVocabularyIsRejectedBeforeWriting) {
-  fs::path out = temp_dir("vocab");
+  fs::path out = temp_dir("llama2c_vocab");
   const fs::path llama2_tokenizer = fs::path(PRECEPT_SHARED_DIR) / "assets/llama2-tokenizer/tokenizer.bin";
   std::string error = error_of([&] { convert_llama2c(kLegacy, llama2_tokenizer, out / "model"); });
   EXPECT_NE(error.find(llama2_tokenizer.string()), std::string::npos) << error;
@@ -327,7 +307,7 @@ TEST(Llama2c, ReadsTok512) {
 }
 
 TEST(Llama2c, MalformedTokenizerIsNamed) {
-  fs::path out = temp_dir("tokenizer");
+  fs::path out = temp_dir("llama2c_tokenizer");
   const std::string bytes = read_all(kTokenizer);
   write_all(out / "cut.bin", bytes.substr(0, bytes.size() - 3));
   std::string error = error_of([&] { read_llama2c_tokenizer(out / "cut.bin"); });

@@ -4,6 +4,8 @@
 #include "lm/pretrained.h"
 #include "lm/safetensors.h"
 
+#include "tests/test_util.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -11,24 +13,10 @@
 
 namespace fs = std::filesystem;
 using namespace precept::lm;
+using namespace precept::testing;
 using json = nlohmann::json;
 
 namespace {
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("precept_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-template <class F>
-std::string error_of(F&& body) {
-  try {
-    body();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "";
-}
 json tiny_config(const std::string& architecture) {
   return {{"architectures", {architecture}}, {"vocab_size", 64},        {"hidden_size", 32},
           {"intermediate_size", 48},         {"num_hidden_layers", 2},  {"num_attention_heads", 4},

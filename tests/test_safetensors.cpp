@@ -1,5 +1,7 @@
 #include "lm/safetensors.h"
 
+#include "tests/test_util.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -7,31 +9,9 @@
 
 namespace fs = std::filesystem;
 using namespace precept::lm;
+using namespace precept::testing;
 
 namespace {
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("precept_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void write_all(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
-template <class F>
-std::string error_of(F&& body) {
-  try {
-    body();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "";
-}
 }  // namespace
 
 TEST(Safetensors, RoundTripsEveryFloatDtype) {

@@ -6,6 +6,8 @@
 #include "lm/sentencepiece_tokenizer.h"
 #include "lm/tokenizer.h"
 
+#include "tests/test_util.h"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -17,35 +19,13 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace precept::lm;
+using namespace precept::testing;
 
 namespace {
 const fs::path kAssets = fs::path(PRECEPT_SHARED_DIR) / "assets";
 const fs::path kLlama2 = kAssets / "llama2-tokenizer";
 const fs::path kStories = kAssets / "stories260K";
 
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("precept_test_spm_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void write_all(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
-template <class F>
-std::string error_of(F&& body) {
-  try {
-    body();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "";
-}
 
 // llama2.c run.c's encode(), restated from its description: a dummy-prefix " " unless the text
 // is empty, one token per UTF-8 code point (its bytes + 3 when the code point is not in the
@@ -131,7 +111,7 @@ TEST(SentencePiece, Llama2ModelEncodesLikeMetasTokenizer) {
 TEST(SentencePiece, Llama2TokenizerBinRewrittenMatchesTheOriginalModel) {
   // llama2.c's tokenizer.bin is an export of the Llama 2 tokenizer.model; writing it back as a
   // model must give the same pieces, scores, types and encodings as the original.
-  fs::path out = temp_dir("llama2");
+  fs::path out = temp_dir("spm_llama2");
   const fs::path bin = kLlama2 / "tokenizer.bin";
   write_all(out / "tokenizer.model",
             serialize_sentencepiece_bpe_model(llama2c_sentencepiece_pieces(read_llama2c_tokenizer(bin), bin)));
@@ -205,7 +185,7 @@ TEST_F(SentencePieceStories, PiecesAndSpecialTokens) {
 }
 
 TEST_F(SentencePieceStories, TokenizerConfigChangesSpecialTokens) {
-  fs::path dir = temp_dir("config");
+  fs::path dir = temp_dir("spm_config");
   fs::copy_file(model_dir() / "tokenizer.model", dir / "tokenizer.model");
   write_all(dir / "tokenizer_config.json", R"({"add_bos_token": false, "add_eos_token": true,
                                               "eos_token": {"content": "<unk>"}})");
@@ -224,7 +204,7 @@ TEST_F(SentencePieceStories, TokenizerConfigChangesSpecialTokens) {
 }
 
 TEST(SentencePiece, LoadTokenizerNamesWhatItLookedFor) {
-  fs::path dir = temp_dir("load");
+  fs::path dir = temp_dir("spm_load");
   std::string error = error_of([&] { load_tokenizer(dir); });
   EXPECT_NE(error.find(dir.string()), std::string::npos) << error;
   EXPECT_NE(error.find("tokenizer.model"), std::string::npos) << error;
