@@ -1,9 +1,14 @@
 // load_tokenizer: picks the tokenizer of a checkpoint directory (see tokenizer.h) and applies
 // the parts of tokenizer_config.json that change encoding (add_bos_token, add_eos_token,
-// bos_token, eos_token).
+// bos_token, eos_token). In order of preference: tokenizer.json (byte-level BPE); vocab.json +
+// merges.txt (byte-level BPE, GPT-2 / Qwen2 recipes); tokenizer.model, which is either Llama 3's
+// tiktoken file (recognized by its content) or a SentencePiece model.
 #include "lm/tokenizer.h"
 
+#include "lm/bpe_files.h"
+#include "lm/bpe_tokenizer.h"
 #include "lm/sentencepiece_tokenizer.h"
+#include "lm/tiktoken.h"
 
 #include <nlohmann/json.hpp>
 
@@ -53,28 +58,49 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& dir) {
   if (!fs::is_directory(dir)) {
     throw std::runtime_error("cannot load a tokenizer from " + dir.string() + ": not a directory");
   }
-  const fs::path sentencepiece_model = dir / "tokenizer.model";
+  const fs::path tokenizer_model = dir / "tokenizer.model";
   const fs::path tokenizer_json = dir / "tokenizer.json";
+  const fs::path vocab_json = dir / "vocab.json";
+  const fs::path merges_txt = dir / "merges.txt";
   const fs::path config_path = dir / "tokenizer_config.json";
+  const std::optional<fs::path> config =
+      fs::exists(config_path) ? std::optional<fs::path>(config_path) : std::nullopt;
+  const bool has_model = fs::exists(tokenizer_model);
 
-  if (fs::exists(sentencepiece_model)) {
-    SentencePieceOptions options;
-    if (fs::exists(config_path)) {
-      json config = read_tokenizer_config(config_path);
-      if (auto add_bos = bool_key(config, "add_bos_token", config_path)) options.add_bos = *add_bos;
-      if (auto add_eos = bool_key(config, "add_eos_token", config_path)) options.add_eos = *add_eos;
-      options.bos_piece = token_key(config, "bos_token", config_path);
-      options.eos_piece = token_key(config, "eos_token", config_path);
-    }
-    return std::make_unique<SentencePieceTokenizer>(sentencepiece_model, options);
-  }
   if (fs::exists(tokenizer_json)) {
-    throw std::runtime_error("cannot load the tokenizer of " + dir.string() +
-                             ": it has tokenizer.json but no tokenizer.model, and tokenizer.json "
-                             "(byte-level BPE) is not supported yet");
+    try {
+      return std::make_unique<BpeTokenizer>(read_tokenizer_json(tokenizer_json, config));
+    } catch (const UnsupportedTokenizerError&) {
+      // A SentencePiece-style tokenizer.json (Llama 2, Mistral) next to its tokenizer.model.
+      if (!has_model || is_tiktoken_file(tokenizer_model)) throw;
+    }
+  }
+  if (fs::exists(vocab_json) || fs::exists(merges_txt)) {
+    if (fs::exists(vocab_json) && fs::exists(merges_txt)) {
+      return std::make_unique<BpeTokenizer>(read_vocab_and_merges(vocab_json, merges_txt, config));
+    }
+    if (!has_model) {
+      const std::string what = fs::exists(vocab_json) ? "vocab.json but no merges.txt" : "merges.txt but no vocab.json";
+      throw std::runtime_error("cannot load the tokenizer of " + dir.string() + ": it has " + what);
+    }
+  }
+  if (has_model && is_tiktoken_file(tokenizer_model)) {
+    return std::make_unique<BpeTokenizer>(read_llama3_tiktoken(tokenizer_model, config));
+  }
+  if (has_model) {
+    SentencePieceOptions options;
+    if (config) {
+      json config_json = read_tokenizer_config(config_path);
+      if (auto add_bos = bool_key(config_json, "add_bos_token", config_path)) options.add_bos = *add_bos;
+      if (auto add_eos = bool_key(config_json, "add_eos_token", config_path)) options.add_eos = *add_eos;
+      options.bos_piece = token_key(config_json, "bos_token", config_path);
+      options.eos_piece = token_key(config_json, "eos_token", config_path);
+    }
+    return std::make_unique<SentencePieceTokenizer>(tokenizer_model, options);
   }
   throw std::runtime_error("no tokenizer in " + dir.string() +
-                           ": looked for tokenizer.model (SentencePiece) and tokenizer.json");
+                           ": looked for tokenizer.json, vocab.json + merges.txt, and tokenizer.model "
+                           "(SentencePiece or Llama 3 tiktoken)");
 }
 
 }  // namespace precept::lm

@@ -1,6 +1,7 @@
 // The tokenizer interface the rest of precept sees: text <-> ids, special tokens.
-// Implementations: SentencePieceTokenizer (tokenizer.model) here; byte-level BPE from
-// tokenizer.json comes with the tokenizer issue. load_tokenizer picks one from a model dir.
+// Implementations: BpeTokenizer (byte-level BPE from tokenizer.json, vocab.json + merges.txt,
+// or Llama 3's tiktoken tokenizer.model) and SentencePieceTokenizer (tokenizer.model).
+// load_tokenizer picks one from a model directory.
 #pragma once
 
 #include <cstdint>
