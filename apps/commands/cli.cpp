@@ -10,6 +10,7 @@ const std::vector<Command>& commands() {
       {"convert", "convert a llama2.c checkpoint + tokenizer.bin into a Hugging Face model directory", cmd_convert},
       {"generate", "generate text from a model directory (greedy or sampled)", cmd_generate},
       {"inspect", "print a model directory's config and tensors", cmd_inspect},
+      {"tokenize", "show the ids, pieces and chat-rendered text a model would see", cmd_tokenize},
   };
   return table;
 }
