@@ -1,5 +1,6 @@
 // Python semantics of template values; see lm/jinja_value.h.
 #include "lm/jinja_value.h"
+#include "lm/unicode.h"
 
 #include <algorithm>
 #include <charconv>
@@ -17,23 +18,7 @@ std::string locate(const std::string& message, int line, const std::string& temp
   return where.empty() ? message : where + ": " + message;
 }
 
-void append_utf8(std::string& out, char32_t code_point) {
-  if (code_point < 0x80) {
-    out += static_cast<char>(code_point);
-  } else if (code_point < 0x800) {
-    out += static_cast<char>(0xC0 | (code_point >> 6));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else if (code_point < 0x10000) {
-    out += static_cast<char>(0xE0 | (code_point >> 12));
-    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (code_point >> 18));
-    out += static_cast<char>(0x80 | ((code_point >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  }
-}
+using unicode::append_utf8;
 
 std::string hex_escape(const char* prefix, unsigned value, int digits) {
   char buffer[16];

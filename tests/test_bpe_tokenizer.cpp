@@ -13,6 +13,8 @@
 #include "lm/tokenizer.h"
 #include "lm/unicode.h"
 
+#include "tests/test_util.h"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -29,6 +31,7 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace precept::lm;
+using namespace precept::testing;
 using Ids = std::vector<int64_t>;
 
 namespace {
@@ -38,30 +41,11 @@ const fs::path kLlama3 = kAssets / "llama3-tokenizer";
 const fs::path kTinyGpt2 = kAssets / "tiny-random-gpt2";
 const std::string kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("precept_test_bpe_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-void write_all(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
-template <class F>
-std::string error_of(F&& body) {
-  try {
-    body();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "";
-}
 #define EXPECT_CONTAINS(text, part) EXPECT_NE((text).find(part), std::string::npos) << (text)
 
 // A directory that looks like a Qwen3 checkpoint's tokenizer files: symlinks to the assets.
 fs::path qwen3_dir() {
-  fs::path dir = temp_dir("qwen3");
+  fs::path dir = temp_dir("bpe_qwen3");
   fs::create_symlink(kQwen / "vocab.json", dir / "vocab.json");
   fs::create_symlink(kQwen / "merges.txt", dir / "merges.txt");
   fs::create_symlink(kQwen / "tokenizer_config.qwen3.json", dir / "tokenizer_config.json");
@@ -397,7 +381,7 @@ TEST(BpeLoad, PicksTheFileByPreferenceAndContent) {
   EXPECT_NE(dynamic_cast<SentencePieceTokenizer*>(llama2.get()), nullptr);
 
   // A SentencePiece-style tokenizer.json (not byte-level) next to tokenizer.model: SentencePiece.
-  fs::path dir = temp_dir("spm_json");
+  fs::path dir = temp_dir("bpe_spm_json");
   fs::create_symlink(kAssets / "llama2-tokenizer/tokenizer.model", dir / "tokenizer.model");
   write_all(dir / "tokenizer.json", R"({"model": {"type": "BPE", "vocab": {}, "merges": [], "byte_fallback": true},
       "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "_"}]},
@@ -411,7 +395,7 @@ TEST(BpeLoad, PicksTheFileByPreferenceAndContent) {
 }
 
 TEST(BpeLoad, TokenizerConfigSetsSpecialTokens) {
-  fs::path dir = temp_dir("config");
+  fs::path dir = temp_dir("bpe_config");
   fs::create_symlink(kTinyGpt2 / "tokenizer.json", dir / "tokenizer.json");
   write_all(dir / "tokenizer_config.json", R"({"add_bos_token": true, "add_eos_token": true,
       "bos_token": "<|endoftext|>", "eos_token": {"content": "<|endoftext|>"}})");
@@ -430,7 +414,7 @@ TEST(BpeLoad, TokenizerConfigSetsSpecialTokens) {
 // Missing and malformed files
 
 TEST(BpeErrors, MissingAndMalformedFilesAreNamed) {
-  fs::path dir = temp_dir("errors");
+  fs::path dir = temp_dir("bpe_errors");
   auto load_error = [&] { return error_of([&] { load_tokenizer(dir); }); };
   std::string error = load_error();
   EXPECT_CONTAINS(error, "no tokenizer in " + dir.string());

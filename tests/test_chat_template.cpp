@@ -7,6 +7,8 @@
 #include "lm/chat_template.h"
 #include "lm/jinja.h"
 
+#include "tests/test_util.h"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -19,6 +21,7 @@
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 using namespace precept::lm;
+using namespace precept::testing;
 
 namespace {
 
@@ -27,29 +30,6 @@ const fs::path kTemplates = kAssets / "chat-templates";
 const fs::path kQwen3Config = kAssets / "qwen-tokenizer" / "tokenizer_config.qwen3.json";
 const fs::path kQwen25Config = kAssets / "qwen-tokenizer" / "tokenizer_config.qwen2.5.json";
 
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void write_all(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("precept_test_chat_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-template <class F>
-std::string error_of(F&& body) {
-  try {
-    body();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "";
-}
 std::string render_snippet(const std::string& source, const json& variables = json::object()) {
   jinja::Template compiled(source, transformers_environment(), "snippet");
   std::vector<std::pair<std::string, jinja::Value>> values;
@@ -128,7 +108,7 @@ TEST(ChatTemplate, Llama32PrintsTodayWithoutADateString) {
 // ---- loading -----------------------------------------------------------------------------------
 
 TEST(ChatTemplate, LoadsFromAModelDirectory) {
-  const fs::path dir = temp_dir("model_dir");
+  const fs::path dir = temp_dir("chat_model_dir");
   fs::copy_file(kQwen3Config, dir / "tokenizer_config.json");
   EXPECT_EQ(ChatTemplate::from_model_dir(dir).render(kHello, true),
             "<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n");
@@ -140,7 +120,7 @@ TEST(ChatTemplate, LoadsFromAModelDirectory) {
 }
 
 TEST(ChatTemplate, ChoosesANamedTemplateFromAList) {
-  const fs::path dir = temp_dir("named");
+  const fs::path dir = temp_dir("chat_named");
   json config = {{"bos_token", {{"__type", "AddedToken"}, {"content", "<s>"}}},
                  {"eos_token", "</s>"},
                  {"chat_template", json::array({{{"name", "default"}, {"template", "default {{ bos_token }}"}},
@@ -155,7 +135,7 @@ TEST(ChatTemplate, ChoosesANamedTemplateFromAList) {
 }
 
 TEST(ChatTemplate, MissingConfigOrTemplateIsAnError) {
-  const fs::path dir = temp_dir("missing");
+  const fs::path dir = temp_dir("chat_missing");
   std::string error = error_of([&] { ChatTemplate::from_model_dir(dir); });
   EXPECT_NE(error.find("no tokenizer_config.json in " + dir.string()), std::string::npos) << error;
 
