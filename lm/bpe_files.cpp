@@ -340,13 +340,7 @@ BpeSpec read_vocab_and_merges(const fs::path& vocab_json, const fs::path& merges
   if (tokenizer_class == "Qwen2Tokenizer" || tokenizer_class == "Qwen2TokenizerFast") {
     // transformers' Qwen2Tokenizer: NFC, the Qwen2 regex (Isolated), ByteLevel without its regex.
     spec.normalizers = {unicode::NormalForm::kNfc};
-    PreTokenizerStep split;
-    split.pattern = kQwen2PreTokenizerPattern;
-    PreTokenizerStep byte_level;
-    byte_level.kind = PreTokenizerStep::Kind::kByteLevel;
-    byte_level.add_prefix_space = add_prefix_space;
-    byte_level.use_regex = false;
-    spec.pre_tokenizer = {split, byte_level};
+    spec.pre_tokenizer = regex_then_byte_level(kQwen2PreTokenizerPattern, add_prefix_space);
     class_defaults = {{"unk_token", "<|endoftext|>"}, {"eos_token", "<|endoftext|>"}, {"pad_token", "<|endoftext|>"}};
   } else if (tokenizer_class.empty() || tokenizer_class == "GPT2Tokenizer" || tokenizer_class == "GPT2TokenizerFast") {
     // transformers' GPT2Tokenizer: ByteLevel with GPT-2's regex.

@@ -34,6 +34,16 @@ using Range = std::pair<size_t, size_t>;  // [start, end) byte offsets
 
 }  // namespace
 
+std::vector<PreTokenizerStep> regex_then_byte_level(std::string pattern, bool add_prefix_space) {
+  PreTokenizerStep split;
+  split.pattern = std::move(pattern);
+  PreTokenizerStep byte_level;
+  byte_level.kind = PreTokenizerStep::Kind::kByteLevel;
+  byte_level.add_prefix_space = add_prefix_space;
+  byte_level.use_regex = false;
+  return {split, byte_level};
+}
+
 std::string oniguruma_to_pcre2(std::string_view pattern) {
   std::string out;
   out.reserve(pattern.size() + 64);

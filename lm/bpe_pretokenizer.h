@@ -38,6 +38,10 @@ struct PreTokenizerStep {
   bool use_regex = true;
 };
 
+// The pipeline of Qwen2's and Llama 3's tokenizers: an Isolated regex split, then ByteLevel
+// without its own regex.
+std::vector<PreTokenizerStep> regex_then_byte_level(std::string pattern, bool add_prefix_space);
+
 // The regex the ByteLevel pre-tokenizer splits with when use_regex is true (GPT-2's).
 extern const char* const kGpt2PreTokenizerPattern;
 

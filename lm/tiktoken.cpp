@@ -131,13 +131,7 @@ BpeSpec read_llama3_tiktoken(const fs::path& model, const std::optional<fs::path
   }
   spec.ignore_merges = true;
 
-  PreTokenizerStep split;
-  split.pattern = kLlama3PreTokenizerPattern;
-  PreTokenizerStep byte_level;
-  byte_level.kind = PreTokenizerStep::Kind::kByteLevel;
-  byte_level.add_prefix_space = false;
-  byte_level.use_regex = false;
-  spec.pre_tokenizer = {split, byte_level};
+  spec.pre_tokenizer = regex_then_byte_level(kLlama3PreTokenizerPattern, /*add_prefix_space=*/false);
 
   const int64_t first_special = static_cast<int64_t>(token_bytes.size());
   const std::vector<std::string> specials = llama3_special_tokens();
