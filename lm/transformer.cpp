@@ -1,9 +1,11 @@
 #include "lm/transformer.h"
 
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/nn/init.h>
 
 #include <cmath>
+#include <limits>
 
 namespace precept::lm {
 
@@ -81,7 +83,7 @@ AttentionImpl::AttentionImpl(const ModelConfig& config, const at::TensorOptions&
 }
 
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                  const at::Tensor& mask, bool is_causal) {
+                                  const at::Tensor& mask, bool is_causal, const CacheStep* cache, size_t layer) {
   const int64_t B = x.size(0), T = x.size(1);
   at::Tensor q = q_proj(x).view({B, T, num_heads_, head_dim_});     // [B, T, H, D]
   at::Tensor k = k_proj(x).view({B, T, num_kv_heads_, head_dim_});  // [B, T, KV, D]
@@ -93,10 +95,48 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, co
   q = apply_rope(q.transpose(1, 2), cos, sin);  // [B, H, T, D]
   k = apply_rope(k.transpose(1, 2), cos, sin);  // [B, KV, T, D]
   v = v.transpose(1, 2);
+  if (cache && cache->decode) return o_proj(decode_attention(q, k, v, *cache, layer, mask));
+  if (cache) store_prefill(k, v, *cache->view, layer);
   at::Tensor out = at::scaled_dot_product_attention(q, k, v, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
                                                     /*dropout_p=*/0.0, /*is_causal=*/is_causal && !mask.defined(),
                                                     /*scale=*/std::nullopt, /*enable_gqa=*/num_kv_heads_ != num_heads_);
   return o_proj(out.transpose(1, 2).reshape({B, T, num_heads_ * head_dim_}));
+}
+
+void AttentionImpl::store_prefill(const at::Tensor& k, const at::Tensor& v, const KvCacheView& cache, size_t layer) {
+  const int64_t T = k.size(2);
+  at::Tensor& key_cache = (*cache.keys)[layer];  // [S, KV, L, D]
+  at::Tensor& value_cache = (*cache.values)[layer];
+  TORCH_CHECK(T <= key_cache.size(2), "KV cache: a prefill of ", T, " tokens does not fit ", key_cache.size(2),
+              " positions");
+  at::Tensor k_rows = cache.rows.defined() ? k.index_select(0, cache.rows) : k;
+  at::Tensor v_rows = cache.rows.defined() ? v.index_select(0, cache.rows) : v;
+  key_cache.narrow(2, 0, T).index_copy_(0, cache.slots, k_rows.to(key_cache.scalar_type()));
+  value_cache.narrow(2, 0, T).index_copy_(0, cache.slots, v_rows.to(value_cache.scalar_type()));
+}
+
+// One new token per slot: q [B, H, 1, D], k/v [B, KV, 1, D] -> [B, 1, H * D]. The new k, v are
+// written at each slot's position; the query then reads keys [0, attend_length) of its own
+// slot, masked by the additive fp32 `mask` [B, 1, 1, attend_length] (0 or -inf). Grouped-query heads share their KV head by
+// viewing q as [B, KV, H / KV, D], so the cache is never repeated or copied.
+at::Tensor AttentionImpl::decode_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                           const CacheStep& step, size_t layer, const at::Tensor& mask) {
+  const int64_t B = q.size(0), L = step.view->attend_length;
+  at::Tensor& key_cache = (*step.view->keys)[layer];  // [S, KV, Lmax, D]
+  at::Tensor& value_cache = (*step.view->values)[layer];
+  key_cache.view({-1, head_dim_})
+      .index_copy_(0, step.write_index, k.reshape({B * num_kv_heads_, head_dim_}).to(key_cache.scalar_type()));
+  value_cache.view({-1, head_dim_})
+      .index_copy_(0, step.write_index, v.reshape({B * num_kv_heads_, head_dim_}).to(value_cache.scalar_type()));
+  at::Tensor keys = key_cache.narrow(0, 0, B).narrow(2, 0, L);  // [B, KV, L, D], a view
+  at::Tensor values = value_cache.narrow(0, 0, B).narrow(2, 0, L);
+  const int64_t group = num_heads_ / num_kv_heads_;
+  at::Tensor grouped = q.to(keys.scalar_type()).reshape({B, num_kv_heads_, group, head_dim_});  // [B, KV, G, D]
+  at::Tensor scores = at::matmul(grouped, keys.transpose(-1, -2));                                // [B, KV, G, L]
+  scores = scores.to(at::kFloat).mul_(1.0 / std::sqrt(static_cast<double>(head_dim_))).add_(mask);
+  at::Tensor weights = at::softmax(scores, -1).to(values.scalar_type());
+  at::Tensor out = at::matmul(weights, values);  // [B, KV, G, D]
+  return out.reshape({B, 1, num_heads_ * head_dim_}).to(q.scalar_type());
 }
 
 MlpImpl::MlpImpl(const ModelConfig& config, const at::TensorOptions& options) {
@@ -116,8 +156,8 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, const at::TensorOp
 }
 
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                     const at::Tensor& mask, bool is_causal) {
-  at::Tensor h = x + self_attn(input_layernorm(x), cos, sin, mask, is_causal);
+                                     const at::Tensor& mask, bool is_causal, const CacheStep* cache, size_t layer) {
+  at::Tensor h = x + self_attn->forward(input_layernorm(x), cos, sin, mask, is_causal, cache, layer);
   return h + mlp(post_attention_layernorm(h));
 }
 
@@ -166,17 +206,97 @@ AttentionMask TransformerImpl::build_mask(const at::Tensor& positions, const at:
   return mask;
 }
 
+namespace {
+
+// Activation recomputation of one decoder layer: the forward keeps only the layer's input; the
+// backward runs the layer again with grad on and back-propagates through that copy, which
+// accumulates the parameters' gradients and yields the input's. LibTorch has no
+// torch.utils.checkpoint, hence this small custom Function.
+struct RecomputedLayer : public torch::autograd::Function<RecomputedLayer> {
+  static at::Tensor forward(torch::autograd::AutogradContext* context, const at::Tensor& x, int64_t layer_address,
+                            const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask, bool is_causal) {
+    auto* layer = reinterpret_cast<DecoderLayerImpl*>(layer_address);
+    context->save_for_backward({x, cos, sin, mask});
+    context->saved_data["layer"] = layer_address;
+    context->saved_data["is_causal"] = is_causal;
+    return layer->forward(x, cos, sin, mask, is_causal);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
+                                                 torch::autograd::variable_list grad_outputs) {
+    auto saved = context->get_saved_variables();
+    auto* layer = reinterpret_cast<DecoderLayerImpl*>(context->saved_data["layer"].toInt());
+    at::Tensor x = saved[0].detach().requires_grad_(true);
+    {
+      at::AutoGradMode grad_on(true);
+      at::Tensor out = layer->forward(x, saved[1], saved[2], saved[3], context->saved_data["is_causal"].toBool());
+      torch::autograd::backward({out}, {grad_outputs[0]});
+    }
+    return {x.grad(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor TransformerImpl::run_layers(const at::Tensor& input, const at::Tensor& positions, const AttentionMask& mask,
+                                       const CacheStep* cache) {
+  at::Tensor x = input;
+  auto [cos, sin] = rope_.tables(positions, x.scalar_type());
+  const bool recompute = recompute_ && !cache && at::GradMode::is_enabled();
+  for (size_t i = 0; i < model->layers->size(); ++i) {
+    const at::Tensor& layer_mask = config_.sliding_window[i] > 0 ? mask.windowed : mask.full;
+    auto* layer = model->layers[i]->as<DecoderLayer>();
+    if (recompute) {
+      x = RecomputedLayer::apply(x, reinterpret_cast<int64_t>(layer), cos, sin, layer_mask, mask.causal);
+    } else {
+      x = layer->forward(x, cos, sin, layer_mask, mask.causal, cache, i);
+    }
+  }
+  return model->norm(x);
+}
+
 at::Tensor TransformerImpl::forward(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_valid) {
   TORCH_CHECK(tokens.dim() == 2 && positions.sizes() == tokens.sizes(),
               "Transformer::forward: tokens and positions must both be [B, T]");
-  at::Tensor x = model->embed_tokens(tokens);  // [B, T, C]
-  auto [cos, sin] = rope_.tables(positions, x.scalar_type());
-  const AttentionMask mask = build_mask(positions, key_valid);
-  for (size_t i = 0; i < model->layers->size(); ++i) {
-    const at::Tensor& layer_mask = config_.sliding_window[i] > 0 ? mask.windowed : mask.full;
-    x = model->layers[i]->as<DecoderLayer>()->forward(x, cos, sin, layer_mask, mask.causal);
+  return run_layers(model->embed_tokens(tokens), positions, build_mask(positions, key_valid), nullptr);
+}
+
+at::Tensor TransformerImpl::forward_cached(const at::Tensor& tokens, const at::Tensor& positions,
+                                           const at::Tensor& key_valid, const KvCacheView& cache) {
+  TORCH_CHECK(tokens.dim() == 2 && positions.sizes() == tokens.sizes(),
+              "Transformer::forward_cached: tokens and positions must both be [B, T]");
+  TORCH_CHECK(cache.keys && cache.values && cache.keys->size() == model->layers->size(),
+              "Transformer::forward_cached: the cache must hold one key and one value tensor per layer");
+  const int64_t B = tokens.size(0), T = tokens.size(1);
+  CacheStep step;
+  step.view = &cache;
+  if (T > 1 || cache.slots.defined()) {
+    TORCH_CHECK(cache.slots.defined(), "Transformer::forward_cached: a prefill needs the destination slots");
+    return run_layers(model->embed_tokens(tokens), positions, build_mask(positions, key_valid), &step);
   }
-  return model->norm(x);
+  // Decode: row b is slot b, at position positions[b]. Keys at cache positions <= that
+  // position (and within the sliding window) are visible.
+  step.decode = true;
+  const at::Tensor& first_keys = cache.keys->front();  // [S, KV, Lmax, D]
+  const int64_t kv_heads = first_keys.size(1), max_length = first_keys.size(2), L = cache.attend_length;
+  TORCH_CHECK(B <= first_keys.size(0) && L > 0 && L <= max_length,
+              "Transformer::forward_cached: decode batch ", B, " / attend length ", L, " outside the cache [",
+              first_keys.size(0), " slots, ", max_length, " positions]");
+  at::Tensor position = positions.view({B});
+  at::Tensor head_rows = at::arange(B * kv_heads, positions.options()).view({B, kv_heads});
+  step.write_index = (head_rows * max_length + position.unsqueeze(1)).view({B * kv_heads});
+  at::Tensor key_pos = at::arange(L, positions.options()).unsqueeze(0);  // [1, L]
+  at::Tensor visible = key_pos <= position.unsqueeze(1);                // [B, L]
+  const auto additive = [&](const at::Tensor& allowed) {
+    at::Tensor mask = at::zeros({B, 1, 1, L}, tokens.options().dtype(at::kFloat));
+    return mask.masked_fill_(allowed.logical_not().view({B, 1, 1, L}), -std::numeric_limits<float>::infinity());
+  };
+  AttentionMask mask;
+  mask.full = additive(visible);
+  int64_t window = 0;
+  for (int64_t w : config_.sliding_window) window = std::max(window, w);
+  if (window > 0) mask.windowed = additive(visible.logical_and((position.unsqueeze(1) - key_pos) < window));
+  return run_layers(model->embed_tokens(tokens), positions, mask, &step);
 }
 
 at::Tensor TransformerImpl::logits(const at::Tensor& hidden) { return at::linear(hidden, output_weight()); }

@@ -12,6 +12,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <optional>
+#include <vector>
 
 namespace precept::lm {
 
@@ -53,6 +54,30 @@ struct Rope {
   std::pair<at::Tensor, at::Tensor> tables(const at::Tensor& positions, c10::ScalarType dtype) const;
 };
 
+// The KV cache storage one forward call reads and writes. rollout/kv_cache.h owns and sizes it;
+// the transformer only follows these rules:
+//  - prefill (tokens [B, T], T > 1 or `prefill` set): attention runs within the batch exactly
+//    as without a cache, then each layer's k (after RoPE) and v for columns 0..T-1 are stored at
+//    positions 0..T-1 of cache slot `slots[i]`, taken from batch row `rows[i]` (several slots
+//    may copy one row: n samples share one prompt's prefill);
+//  - decode (T == 1): batch row b is cache slot b; the new k, v go to position positions[b],
+//    then the query attends to keys [0, attend_length) of its slot that are at most its
+//    position (and inside the sliding window, if any). No causal mask is aligned to a corner.
+struct KvCacheView {
+  std::vector<at::Tensor>* keys = nullptr;    // per layer [S, KV, L, D]
+  std::vector<at::Tensor>* values = nullptr;  // per layer [S, KV, L, D]
+  at::Tensor slots;                           // prefill: [N] int64 destination slots
+  at::Tensor rows;                            // prefill: [N] int64 source rows; undefined = 0..N-1
+  int64_t attend_length = 0;                  // decode: cache positions read, <= L
+};
+
+// What a cached forward hands each layer (built by TransformerImpl::forward_cached).
+struct CacheStep {
+  const KvCacheView* view = nullptr;
+  bool decode = false;
+  at::Tensor write_index;  // decode: [B * KV] rows of the cache seen as [S * KV * L, D]
+};
+
 // Which keys each query may see. Built once per forward and shared by all layers.
 struct AttentionMask {
   // [B, 1, T, S] bool (true = attend), or undefined when plain causal attention suffices.
@@ -64,13 +89,17 @@ struct AttentionMask {
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(const ModelConfig& config, const at::TensorOptions& options);
-  // x [B, T, C], cos/sin [B, T, D] -> [B, T, C]
+  // x [B, T, C], cos/sin [B, T, D] -> [B, T, C]. With a cache (see KvCacheView), `layer` picks
+  // the cache tensors; in decode `mask` is [B, 1, 1, attend_length] bool over cache positions.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
-                     bool is_causal);
+                     bool is_causal, const CacheStep* cache = nullptr, size_t layer = 0);
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RmsNorm q_norm{nullptr}, k_norm{nullptr};
 
  private:
+  void store_prefill(const at::Tensor& k, const at::Tensor& v, const KvCacheView& cache, size_t layer);
+  at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const CacheStep& step,
+                              size_t layer, const at::Tensor& mask);
   int64_t num_heads_, num_kv_heads_, head_dim_;
 };
 TORCH_MODULE(Attention);
@@ -87,7 +116,7 @@ class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& config, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
-                     bool is_causal);
+                     bool is_causal, const CacheStep* cache = nullptr, size_t layer = 0);
   Attention self_attn{nullptr};
   Mlp mlp{nullptr};
   RmsNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
@@ -111,6 +140,16 @@ class TransformerImpl : public torch::nn::Module {
   // tokens [B, T] int64, positions [B, T] int64 (the position of each token in its sequence),
   // key_valid [B, T] bool (false for padding; undefined = all valid) -> hidden [B, T, C].
   at::Tensor forward(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_valid = {});
+  // The same, reading and writing a KV cache (see KvCacheView): prefill when T > 1, decode when
+  // T == 1 (then key_valid is ignored and batch row b is cache slot b).
+  at::Tensor forward_cached(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_valid,
+                            const KvCacheView& cache);
+
+  // Activation recomputation: when on and grad mode is enabled, each decoder layer keeps only
+  // its input and recomputes its activations during backward (trades ~1/3 more compute for
+  // memory that no longer grows with the number of layers).
+  void set_recompute(bool on) { recompute_ = on; }
+  bool recompute() const { return recompute_; }
   // hidden [..., C] -> logits [..., V] in the model dtype.
   at::Tensor logits(const at::Tensor& hidden);
   // The output projection [V, C] (the embedding when tied).
@@ -125,8 +164,11 @@ class TransformerImpl : public torch::nn::Module {
 
  private:
   AttentionMask build_mask(const at::Tensor& positions, const at::Tensor& key_valid) const;
+  at::Tensor run_layers(const at::Tensor& x, const at::Tensor& positions, const AttentionMask& mask,
+                        const CacheStep* cache);
   ModelConfig config_;
   Rope rope_;
+  bool recompute_ = false;
 };
 TORCH_MODULE(Transformer);
 

@@ -21,7 +21,7 @@ echo "== 1. convert llama2.c stories260K -> Hugging Face Llama directory"
 
 echo
 echo "== 2. greedy generation, 256 tokens from BOS"
-"$precept" generate --model "$out/stories260K-hf" -n 256 --json "$out/greedy.json" | tee "$out/greedy.txt"
+"$precept" generate --model "$out/stories260K-hf" -n 256 --output "$out/greedy.jsonl" | tee "$out/greedy.txt"
 if cmp -s "$out/greedy.txt" "$assets/expected_greedy_t0_n256.txt"; then
   echo "-> identical to llama2.c's output (run -t 0 -n 256)"
 else
@@ -36,4 +36,4 @@ echo "== 3. sampled generation from a prompt (temperature 0.8, top-p 0.9, seed 4
 echo
 echo "Done. Written under $out:"
 echo "  stories260K-hf/   Hugging Face model (config.json, model.safetensors, tokenizer.model); loads in transformers"
-echo "  greedy.txt        the greedy text;  greedy.json  its ids and log-probs"
+echo "  greedy.txt        the greedy text;  greedy.jsonl  its ids and log-probs"

@@ -1,12 +1,17 @@
-// `precept generate`: text from a Hugging Face model directory. This version recomputes the
-// whole sequence each step (rollout/full_recompute.h); it is exact but slow, meant for small
-// models and checks.
+// `precept generate`: text from a Hugging Face model directory with the KV-cache generator
+// (rollout/generator.h). Prompts from --prompt (repeatable) or a JSONL file of text or chat
+// messages; the chat template is applied to messages (and to text with --chat). Text goes to
+// stdout, one JSON record per completion to --output, a progress line to stderr.
+// --reference runs the slow full-recompute loop instead, for checking.
 #include "apps/commands/commands.h"
 #include "apps/commands/options.h"
+#include "apps/commands/progress.h"
 #include "lm/model_config.h"
 #include "lm/pretrained.h"
+#include "lm/prompt.h"
 #include "lm/tokenizer.h"
 #include "rollout/full_recompute.h"
+#include "rollout/generator.h"
 
 #include <nlohmann/json.hpp>
 
@@ -18,51 +23,140 @@ namespace precept::apps {
 
 int cmd_generate(const std::vector<std::string>& args) {
   po::options_description options("options");
-  std::string model_dir, prompt, dtype_name, output_path;
-  rollout::ReferenceSampling sampling;
+  std::string model_dir, prompts_path, field, dtype_name, device_name, output_path, system_prompt;
+  std::vector<std::string> prompt_texts, stop_strings;
+  rollout::SamplingParams params;
+  rollout::GeneratorConfig generator_config;
+  int64_t samples = 1;
   options.add_options()
       ("model", po::value(&model_dir)->required(), "model directory (config.json, safetensors, tokenizer)")
-      ("prompt", po::value(&prompt)->default_value(""), "prompt text; empty starts from BOS alone")
-      ("max-new-tokens,n", po::value(&sampling.max_new_tokens)->default_value(256), "tokens to generate")
-      ("temperature,t", po::value(&sampling.temperature)->default_value(0.0), "0 = greedy")
-      ("top-p,p", po::value(&sampling.top_p)->default_value(1.0), "nucleus sampling mass (with temperature > 0)")
-      ("seed,s", po::value(&sampling.seed)->default_value(0), "sampling seed")
+      ("prompt", po::value(&prompt_texts)->composing(), "prompt text (repeatable); none: one prompt of BOS alone")
+      ("prompts", po::value(&prompts_path), "JSONL file: one prompt per line, text or chat messages")
+      ("field", po::value(&field)->default_value("prompt"), "the JSONL field holding each prompt")
+      ("chat", po::bool_switch(), "apply the chat template to plain-text prompts too (as one user message)")
+      ("system", po::value(&system_prompt), "chat: a system message put first")
+      ("no-thinking", po::bool_switch(), "chat: enable_thinking=false (Qwen3)")
+      ("max-new-tokens,n", po::value(&params.max_new_tokens)->default_value(256), "tokens to generate per sample")
+      ("temperature,t", po::value(&params.sampler.temperature)->default_value(0.0), "0 = greedy")
+      ("top-p,p", po::value(&params.sampler.top_p)->default_value(1.0), "nucleus mass kept (1 = off)")
+      ("top-k", po::value(&params.sampler.top_k)->default_value(0), "keep the k most likely tokens (0 = off)")
+      ("min-p", po::value(&params.sampler.min_p)->default_value(0.0), "keep tokens with p >= min_p * p_max (0 = off)")
+      ("seed,s", po::value(&params.seed)->default_value(0), "sampling seed")
+      ("num-samples", po::value(&samples)->default_value(1), "samples per prompt (they share the prompt's prefill)")
+      ("stop", po::value(&stop_strings)->composing(), "stop string (repeatable); the text is cut before it")
       ("ignore-eos", po::bool_switch(), "do not stop at the model's EOS ids")
+      ("slots", po::value(&generator_config.max_slots)->default_value(16), "sequences decoded at once")
+      ("max-length", po::value(&generator_config.max_length)->default_value(0),
+       "cache positions per slot (prompt + new tokens); 0 = the model's maximum, capped at 4096")
       ("dtype", po::value(&dtype_name)->default_value("float32"), "float32 | bfloat16 | float16")
-      ("json", po::value(&output_path), "also write {prompt_ids, ids, logprobs, text} to this JSON file");
+      ("device", po::value(&device_name)->default_value("cpu"), "cpu | cuda | cuda:N")
+      ("output,o", po::value(&output_path), "write one JSON record per completion (JSONL)")
+      ("reference", po::bool_switch(), "use the slow full-recompute loop (one prompt, n=1; for checking)");
   po::variables_map values;
-  if (!parse_options("generate", "--model DIR [--prompt TEXT] [options]", options, args, values)) return 0;
-  if (sampling.max_new_tokens < 1) throw std::runtime_error("--max-new-tokens must be at least 1");
-  if (sampling.top_p <= 0.0 || sampling.top_p > 1.0) throw std::runtime_error("--top-p must be in (0, 1]");
+  if (!parse_options("generate", "--model DIR [--prompt TEXT ... | --prompts FILE.jsonl] [options]", options, args,
+                     values)) {
+    return 0;
+  }
+  if (values.count("prompt") && values.count("prompts")) throw std::runtime_error("give --prompt or --prompts, not both");
 
   lm::LoadOptions load;
   load.dtype = lm::dtype_from_name(dtype_name, "--dtype");
-  auto start = std::chrono::steady_clock::now();
+  load.device = c10::Device(device_name);
+  const auto start = std::chrono::steady_clock::now();
   lm::Transformer model = lm::load_pretrained(model_dir, load);
+  model->eval();
   auto tokenizer = lm::load_tokenizer(model_dir);
-  const auto& config = model->config();
-  if (!values["ignore-eos"].as<bool>()) {
-    sampling.stop_ids = config.eos_token_ids;
-    if (auto eos = tokenizer->eos_id(); eos && sampling.stop_ids.empty()) sampling.stop_ids.push_back(*eos);
+  std::optional<lm::ChatTemplate> chat;
+  try {
+    chat = lm::ChatTemplate::from_model_dir(model_dir);
+  } catch (const std::exception&) {
+    // Plain-text prompts need no template; a chat prompt reports the missing one.
   }
-  std::vector<int64_t> prompt_ids = tokenizer->encode(prompt, /*add_special=*/true);
-  if (prompt_ids.empty()) throw std::runtime_error("the prompt encodes to no tokens and the tokenizer adds no BOS");
+  const auto& config = model->config();
+  if (!values["ignore-eos"].as<bool>()) params.stop_token_ids = rollout::default_stop_ids(model_dir, config, tokenizer.get());
+  params.stop_strings = stop_strings;
 
-  rollout::ReferenceOutput out = rollout::generate_full_recompute(*model, prompt_ids, sampling);
+  std::vector<lm::Prompt> prompts;
+  if (!prompts_path.empty()) {
+    prompts = lm::read_prompts_jsonl(prompts_path, field);
+  } else if (prompt_texts.empty()) {
+    prompts.push_back(lm::Prompt{"", {}, {}, "--prompt"});
+  } else {
+    for (size_t i = 0; i < prompt_texts.size(); ++i) prompts.push_back(lm::Prompt{prompt_texts[i], {}, {}, "--prompt " + std::to_string(i)});
+  }
+  lm::PromptFormat format;
+  format.chat_for_text = values["chat"].as<bool>();
+  format.system_prompt = system_prompt;
+  format.enable_thinking = !values["no-thinking"].as<bool>();
+  std::vector<rollout::GenerationRequest> requests;
+  for (const auto& prompt : prompts) {
+    rollout::GenerationRequest request;
+    request.prompt = lm::encode_prompt(prompt, *tokenizer, chat ? &*chat : nullptr, format);
+    if (request.prompt.empty()) throw std::runtime_error(prompt.where + ": encodes to no tokens and the tokenizer adds no BOS");
+    request.n = samples;
+    requests.push_back(std::move(request));
+  }
+  if (generator_config.max_length == 0) generator_config.max_length = std::min<int64_t>(config.max_position_embeddings, 4096);
+
+  std::vector<rollout::Completion> completions;
+  if (values["reference"].as<bool>()) {
+    if (requests.size() != 1 || samples != 1) throw std::runtime_error("--reference takes one prompt and one sample");
+    rollout::ReferenceSampling reference;
+    reference.temperature = params.sampler.temperature;
+    reference.top_p = params.sampler.top_p;
+    reference.seed = params.seed;
+    reference.max_new_tokens = params.max_new_tokens;
+    reference.stop_ids = params.stop_token_ids;
+    rollout::ReferenceOutput out = rollout::generate_full_recompute(*model, requests[0].prompt, reference);
+    rollout::Completion completion;
+    completion.tokens = out.tokens;
+    completion.logprobs.assign(out.logprobs.begin(), out.logprobs.end());
+    completion.finish = out.stopped ? rollout::FinishReason::stop_token : rollout::FinishReason::length;
+    completions.push_back(std::move(completion));
+  } else {
+    rollout::Generator generator(*model, generator_config, tokenizer.get());
+    ProgressLine line("generate");
+    completions = generator.generate(requests, params, [&](const rollout::GenerationProgress& p) {
+      line.update(p.sequences_done, p.sequences_total, p.tokens_generated, "tok", p.seconds, p.eta_seconds);
+    });
+    line.finish();
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  std::vector<int64_t> all = prompt_ids;
-  all.insert(all.end(), out.tokens.begin(), out.tokens.end());
-  const std::string text = tokenizer->decode(all, /*skip_special=*/true);
-  std::cout << text << std::endl;
-  std::cerr << "[precept generate] " << config.architecture << " from " << model_dir << " (" << dtype_name << "), "
-            << prompt_ids.size() << " prompt tokens, " << out.tokens.size() << " generated ("
-            << (sampling.temperature <= 0 ? std::string("greedy") : "temperature " + std::to_string(sampling.temperature))
-            << (out.stopped ? ", stopped at EOS" : "") << ") in " << seconds << " s\n";
+  std::ofstream output;
   if (!output_path.empty()) {
-    nlohmann::json record = {{"prompt_ids", prompt_ids}, {"ids", out.tokens}, {"logprobs", out.logprobs}, {"text", text}};
-    std::ofstream(output_path) << record.dump() << "\n";
+    output.open(output_path, std::ios::trunc);
+    if (!output) throw std::runtime_error(output_path + ": cannot write");
   }
+  int64_t generated = 0;
+  for (const auto& completion : completions) {
+    const auto& prompt_ids = requests[completion.request].prompt;
+    generated += static_cast<int64_t>(completion.tokens.size());
+    const std::string text = rollout::completion_text(*tokenizer, completion);
+    // One prompt from text: print the prompt and continuation as one decoded sequence, as
+    // llama2.c does; otherwise each completion's text alone.
+    const bool single_text = prompts.size() == 1 && samples == 1 && prompts[0].messages.empty() && !format.chat_for_text;
+    if (single_text && completion.finish != rollout::FinishReason::stop_string) {
+      std::vector<int64_t> all = prompt_ids;
+      all.insert(all.end(), completion.tokens.begin(), completion.tokens.end());
+      std::cout << tokenizer->decode(all, /*skip_special=*/true) << std::endl;
+    } else if (single_text) {
+      std::cout << tokenizer->decode(prompt_ids, true) << text << std::endl;
+    } else {
+      std::cout << "=== prompt " << completion.request << ", sample " << completion.sample << " ("
+                << rollout::finish_reason_name(completion.finish) << ")\n" << text << "\n";
+    }
+    if (output.is_open()) {
+      nlohmann::json record = {{"prompt_index", completion.request}, {"sample", completion.sample},
+                               {"prompt_ids", prompt_ids},           {"ids", completion.tokens},
+                               {"logprobs", completion.logprobs},    {"text", text},
+                               {"finish_reason", rollout::finish_reason_name(completion.finish)}};
+      output << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    }
+  }
+  std::cerr << "[precept generate] " << config.architecture << " from " << model_dir << " (" << dtype_name << ", "
+            << device_name << "): " << completions.size() << " completions, " << generated << " tokens in " << seconds
+            << " s" << (output.is_open() ? ", records in " + output_path : std::string()) << "\n";
   return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "apps/commands/commands.h"
 #include "apps/commands/options.h"
 #include "lm/chat_template.h"
+#include "lm/prompt.h"
 #include "lm/tokenizer.h"
 
 #include <nlohmann/json.hpp>
@@ -22,26 +23,6 @@ struct TokenizeSettings {
   bool enable_thinking = true;
 };
 
-std::vector<lm::ChatMessage> messages_from_json(const json& list, const std::string& where) {
-  std::vector<lm::ChatMessage> messages;
-  for (size_t i = 0; i < list.size(); ++i) {
-    const json& item = list[i];
-    if (!item.is_object() || !item.contains("role") || !item.contains("content") || !item["role"].is_string() ||
-        !item["content"].is_string()) {
-      throw std::runtime_error(where + ": message " + std::to_string(i) +
-                               " must be an object with string \"role\" and \"content\"");
-    }
-    lm::ChatMessage message;
-    message.role = item["role"].get<std::string>();
-    message.content = item["content"].get<std::string>();
-    if (item.contains("reasoning_content") && item["reasoning_content"].is_string()) {
-      message.reasoning_content = item["reasoning_content"].get<std::string>();
-    }
-    messages.push_back(std::move(message));
-  }
-  return messages;
-}
-
 json tokenize_one(const lm::Tokenizer& tokenizer, const std::optional<lm::ChatTemplate>& chat,
                   const std::string& template_error, const json& input, const TokenizeSettings& settings,
                   const std::string& where) {
@@ -50,7 +31,7 @@ json tokenize_one(const lm::Tokenizer& tokenizer, const std::optional<lm::ChatTe
     text = input.get<std::string>();
   } else if (input.is_array()) {
     if (!chat) throw std::runtime_error(where + ": chat messages given but no chat template could be loaded: " + template_error);
-    text = chat->render(messages_from_json(input, where), settings.add_generation_prompt, settings.enable_thinking);
+    text = chat->render(lm::messages_from_json(input, where), settings.add_generation_prompt, settings.enable_thinking);
   } else {
     throw std::runtime_error(where + ": expected a string or a list of chat messages");
   }
