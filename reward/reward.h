@@ -16,6 +16,9 @@ namespace precept::reward {
 struct Group {
   std::string prompt;                  // the prompt as the user wrote it (for a chat: its last user turn)
   std::vector<std::string> responses;  // the candidate responses, text only
+  // Optional names of the responses (e.g. "gpt-4", "sample-3"); empty means "response-1" ..
+  // "response-k". A judge shows them only when it does not mask.
+  std::vector<std::string> response_names;
   nlohmann::json record = nlohmann::json::object();  // the data record: reference answers, ids, ...
   uint64_t seed = 0;                   // per group: judges draw their masks and samples from it
 };
@@ -31,6 +34,14 @@ struct GroupScores {
   std::vector<std::string> explanations;
   nlohmann::json diagnostics = nlohmann::json::object();  // reward-specific: raw outputs, parse problems, ...
 };
+
+// The response names of a group: its own, or "response-1" .. "response-k".
+inline std::vector<std::string> response_names_of(const Group& group) {
+  if (!group.response_names.empty()) return group.response_names;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < group.responses.size(); ++i) names.push_back("response-" + std::to_string(i + 1));
+  return names;
+}
 
 class Reward {
  public:
