@@ -92,14 +92,27 @@ Sampled sample_tokens(const at::Tensor& logits, const SamplerSettings& settings,
   if (!truncate) {
     out.tokens = inverse_cdf(logprobs.exp(), uniform);
   } else {
-    // The kept candidates in descending probability: top-k first (a partial sort), else all.
-    at::Tensor values, order;
+    // The candidates in descending probability: the top-k (a partial sort, renormalised over
+    // the k as transformers does), else every token. Without top-k, a top-p draw first tries
+    // the 1024 most likely tokens: when they already hold top_p of the mass in every row the
+    // kept set lies among them and the full sort of the vocabulary is skipped (exactly the same
+    // set and probabilities).
+    at::Tensor values, order, probs;
     if (settings.top_k > 0 && settings.top_k < vocab) {
       std::tie(values, order) = scores.topk(settings.top_k, -1, /*largest=*/true, /*sorted=*/true);
+      probs = at::softmax(values, -1);
     } else {
-      std::tie(values, order) = scores.sort(-1, /*descending=*/true);
+      constexpr int64_t kCandidates = 1024;
+      if (settings.top_p < 1.0 && vocab > 2 * kCandidates) {
+        std::tie(values, order) = scores.topk(kCandidates, -1, /*largest=*/true, /*sorted=*/true);
+        probs = logprobs.gather(1, order).exp();
+        if (!(probs.sum(-1) >= settings.top_p).all().item<bool>()) probs = at::Tensor();
+      }
+      if (!probs.defined()) {
+        std::tie(values, order) = scores.sort(-1, /*descending=*/true);
+        probs = logprobs.gather(1, order).exp();
+      }
     }
-    at::Tensor probs = at::softmax(values, -1);  // renormalised over the top-k, [B, K]
     at::Tensor keep = at::ones_like(probs, probs.options().dtype(at::kBool));
     if (settings.top_p < 1.0) keep = (probs.cumsum(-1) - probs) < settings.top_p;  // the first is always kept
     if (settings.min_p > 0.0) keep.logical_and_(probs >= probs.narrow(1, 0, 1) * settings.min_p);

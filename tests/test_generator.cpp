@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <fstream>
 #include <regex>
 #include <numeric>
@@ -340,6 +342,50 @@ TEST(Sampler, DrawsMatchTheTruncatedDistribution) {
         for (double l : logits) z += std::exp(l / setting.temperature);
         EXPECT_NEAR(sampled.logprobs[i].item<double>(), logits[token] / setting.temperature - std::log(z), 1e-5);
       }
+    }
+  }
+}
+
+// A large vocabulary takes the partial top-p path (the 1024 most likely tokens hold the mass)
+// or falls back to the full sort (they do not); both must keep exactly the truncated set.
+TEST(Sampler, LargeVocabularyTopPKeepsExactlyTheNucleus) {
+  const int64_t V = 4096, draws = 8000;
+  std::vector<int64_t> key_data;
+  for (int64_t i = 0; i < draws; ++i) {
+    auto keys = rollout::stream_keys_for(77, i);
+    key_data.push_back(keys.first);
+    key_data.push_back(keys.second);
+  }
+  at::Tensor keys = at::tensor(key_data, at::kLong).view({draws, 2});
+  at::Tensor counters = at::zeros({draws}, at::kLong);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(3);
+  for (bool peaked : {true, false}) {
+    at::Tensor row = at::randn({V}, generator, at::kDouble) * (peaked ? 0.1 : 0.5);
+    if (peaked) row.narrow(0, 100, 6).add_(at::tensor({12.0, 11.6, 11.3, 11.0, 10.1, 9.0}, at::kDouble));
+    std::vector<double> logits(row.data_ptr<double>(), row.data_ptr<double>() + V);
+    const rollout::SamplerSettings setting{1.0, 0, 0.9, 0.0};
+    std::vector<double> expected = truncated_distribution(logits, setting);
+    at::Tensor batch = row.to(at::kFloat).unsqueeze(0).expand({draws, V}).contiguous();
+    at::Tensor tokens = rollout::sample_tokens(batch, setting, keys, counters).tokens.contiguous();
+    std::vector<int64_t> counts(V, 0);
+    for (int64_t i = 0; i < draws; ++i) ++counts[tokens[i].item<int64_t>()];
+    int64_t outside = 0, kept = 0;
+    double chi2 = 0.0;
+    for (int64_t v = 0; v < V; ++v) {
+      if (expected[v] == 0.0) {
+        outside += counts[v];
+        continue;
+      }
+      ++kept;
+      const double e = expected[v] * draws;
+      chi2 += (counts[v] - e) * (counts[v] - e) / e;
+    }
+    EXPECT_EQ(outside, 0) << (peaked ? "peaked" : "flat") << ": draws outside the nucleus";
+    if (peaked) {
+      ASSERT_LE(kept, 6);
+      EXPECT_LT(chi2, 20.5);  // 99.9% quantile, <= 5 degrees of freedom
+    } else {
+      EXPECT_GT(kept, 1024);  // the full-sort path was needed
     }
   }
 }

@@ -9,7 +9,9 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"convert", "convert a llama2.c checkpoint + tokenizer.bin into a Hugging Face model directory", cmd_convert},
       {"generate", "generate text from a model directory (greedy or sampled)", cmd_generate},
+      {"init-model", "write a model directory with seeded random weights from a preset (configs/models)", cmd_init_model},
       {"inspect", "print a model directory's config and tensors", cmd_inspect},
+      {"judge", "score responses against a principle with a RewardAnything judge (or parse judge outputs)", cmd_judge},
       {"tokenize", "show the ids, pieces and chat-rendered text a model would see", cmd_tokenize},
   };
   return table;

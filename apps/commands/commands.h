@@ -21,7 +21,9 @@ int run_cli(int argc, char** argv);
 // One entry per subcommand, defined in apps/commands/<name>.cpp.
 int cmd_convert(const std::vector<std::string>& args);
 int cmd_generate(const std::vector<std::string>& args);
+int cmd_init_model(const std::vector<std::string>& args);
 int cmd_inspect(const std::vector<std::string>& args);
+int cmd_judge(const std::vector<std::string>& args);
 int cmd_tokenize(const std::vector<std::string>& args);
 
 }  // namespace precept::apps

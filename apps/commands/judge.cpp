@@ -1,0 +1,286 @@
+// `precept judge`: the RewardAnything judge from the command line. One group (--prompt and
+// --responses) or a JSONL batch in; one JSON object per group out (rewards, scores, ranking,
+// reasoning, raw text, failures). Two debugging modes: --print-prompt prints the exact text the
+// judge model would see and stops; --parse FILE reads raw judge outputs and prints what precept
+// makes of them, with no model loaded.
+#include "apps/commands/commands.h"
+#include "apps/commands/options.h"
+#include "apps/commands/progress.h"
+#include "reward/judge_parser.h"
+#include "reward/principle.h"
+#include "reward/rewardanything.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+namespace precept::apps {
+namespace {
+using json = nlohmann::json;
+using ordered_json = nlohmann::ordered_json;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Responses as a JSON list of strings or an object {name: text}, into a group.
+void fill_responses(const ordered_json& value, reward::Group& group, const std::string& where) {
+  if (value.is_array()) {
+    for (const auto& item : value) {
+      if (!item.is_string()) throw std::runtime_error(where + ": responses must be strings");
+      group.responses.push_back(item.get<std::string>());
+    }
+  } else if (value.is_object()) {
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      if (!it.value().is_string()) throw std::runtime_error(where + ": response '" + it.key() + "' must be a string");
+      group.response_names.push_back(it.key());
+      group.responses.push_back(it.value().get<std::string>());
+    }
+  } else {
+    throw std::runtime_error(where + ": responses must be a list of strings or an object {name: text}");
+  }
+  if (group.responses.empty()) throw std::runtime_error(where + ": no responses");
+}
+
+// --parse: {"output": RAW, "masked2real": {"model-1": "a", ...}} per line.
+int parse_outputs(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  std::string line;
+  int64_t parsed = 0, complete = 0;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(number);
+    ordered_json record;
+    try {
+      record = ordered_json::parse(line);
+    } catch (const std::exception& error) {
+      throw std::runtime_error(where + ": not valid JSON: " + error.what());
+    }
+    if (!record.is_object() || !record.contains("output") || !record["output"].is_string()) {
+      throw std::runtime_error(where + ": each line needs a string \"output\" (and optionally \"masked2real\")");
+    }
+    reward::Judgment judgment;
+    if (record.contains("masked2real")) {
+      if (!record["masked2real"].is_object()) throw std::runtime_error(where + ": \"masked2real\" must be an object");
+      reward::ShownResponses names;
+      for (auto it = record["masked2real"].begin(); it != record["masked2real"].end(); ++it) {
+        if (!it.value().is_string()) throw std::runtime_error(where + ": masked2real values must be strings");
+        names.shown.push_back({it.key(), ""});
+        names.real_names.push_back(it.value().get<std::string>());
+      }
+      judgment = reward::parse_judgment(record["output"].get<std::string>(), names);
+    } else {
+      judgment = reward::parse_judgment(record["output"].get<std::string>());
+    }
+    json out = judgment.to_json();
+    out["line"] = number;
+    out["valid"] = judgment.json_parsed && judgment.complete;
+    parsed += judgment.json_parsed;
+    complete += judgment.json_parsed && judgment.complete;
+    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  }
+  std::cerr << "[precept judge --parse] " << parsed << " parsed, " << complete << " complete\n";
+  return 0;
+}
+
+}  // namespace
+
+int cmd_judge(const std::vector<std::string>& args) {
+  po::options_description options("options");
+  std::string model_dir, principle_text, principle_file, system_prompt_file, prompt, responses_file, batch_path;
+  std::string output_path, parse_path, conversion, fallback, overflow, dtype_name, device_name;
+  std::vector<std::string> response_texts;
+  reward::JudgeSettings settings;
+  rollout::GeneratorConfig generator;
+  uint64_t mask_seed = 0;
+  options.add_options()
+      ("model", po::value(&model_dir), "judge model directory (a Qwen3 checkpoint such as RewardAnything-8B)")
+      ("principle", po::value(&principle_text), "the principle text")
+      ("principle-file", po::value(&principle_file), "a principle TOML file (configs/principles/*.toml)")
+      ("system-prompt-file", po::value(&system_prompt_file),
+       "the judge's system prompt, byte for byte (default: precept's own; see docs/judge.md for upstream's)")
+      ("prompt", po::value(&prompt), "the prompt the responses answer")
+      ("responses", po::value(&responses_file), "JSON file: a list of strings or an object {name: text}")
+      ("response", po::value(&response_texts)->composing(), "a response (repeatable), instead of --responses")
+      ("batch", po::value(&batch_path), "JSONL: {\"prompt\", \"responses\"[, \"principle\"]} per line")
+      ("output,o", po::value(&output_path), "write the results here (JSONL) instead of stdout")
+      ("print-prompt", po::bool_switch(), "print the exact text the judge model would see, then stop")
+      ("parse", po::value(&parse_path), "parse raw outputs (JSONL {\"output\"[, \"masked2real\"]}); no model")
+      ("no-mask", po::bool_switch(), "show the responses under their own names and order (mask_responses=False)")
+      ("mask-seed", po::value(&mask_seed), "a fixed masking seed (42 = upstream's order); default: one per group")
+      ("no-thinking", po::bool_switch(), "enable_thinking=false")
+      ("temperature,t", po::value(&settings.sampler.temperature)->default_value(0.1), "sampling temperature")
+      ("top-p,p", po::value(&settings.sampler.top_p)->default_value(0.9), "nucleus mass")
+      ("max-new-tokens,n", po::value(&settings.max_new_tokens)->default_value(4096), "judgment length limit")
+      ("seed,s", po::value(&settings.seed)->default_value(0), "seed for sampling and masking")
+      ("max-per-call", po::value(&settings.max_responses_per_call)->default_value(8), "responses per judge call")
+      ("retries", po::value(&settings.max_retries)->default_value(2), "new attempts for an unparseable judgment")
+      ("conversion", po::value(&conversion)->default_value("score_rank_tiebreak"),
+       "score | normalized | rank | score_rank_tiebreak")
+      ("fallback", po::value(&fallback)->default_value("group_mean"), "group_mean | constant")
+      ("fallback-value", po::value(&settings.fallback_value)->default_value(0.0), "the constant fallback")
+      ("overflow", po::value(&overflow)->default_value("split"), "a call too long for the context: split | error")
+      ("slots", po::value(&generator.max_slots)->default_value(8), "judge calls generated at once")
+      ("max-length", po::value(&generator.max_length)->default_value(0),
+       "judge context per call (prompt + judgment); 0 = the model's, capped at 16384")
+      ("dtype", po::value(&dtype_name)->default_value("float32"), "float32 | bfloat16 | float16")
+      ("device", po::value(&device_name)->default_value("cpu"), "cpu | cuda | cuda:N");
+  po::variables_map values;
+  if (!parse_options("judge", "--model DIR --principle TEXT --prompt TEXT --responses FILE.json [options]", options,
+                     args, values)) {
+    return 0;
+  }
+  if (!parse_path.empty()) return parse_outputs(parse_path);
+  if (model_dir.empty()) throw std::runtime_error("--model is required (except with --parse)");
+  if (!principle_text.empty() && !principle_file.empty()) throw std::runtime_error("give --principle or --principle-file, not both");
+  if (!principle_file.empty()) principle_text = reward::load_principle(principle_file).text;
+  settings.principle = principle_text;
+  if (!system_prompt_file.empty()) settings.system_prompt = reward::load_judge_system_prompt(system_prompt_file);
+  settings.mask = !values["no-mask"].as<bool>();
+  if (values.count("mask-seed")) settings.mask_seed = mask_seed;
+  settings.enable_thinking = !values["no-thinking"].as<bool>();
+  settings.conversion = reward::parse_listwise_mode(conversion);
+  settings.fallback = reward::parse_judge_fallback(fallback);
+  settings.overflow = reward::parse_judge_overflow(overflow);
+
+  // The groups, and a principle per group where the batch gives one.
+  std::vector<reward::Group> groups;
+  std::vector<std::string> principles;
+  if (!batch_path.empty()) {
+    if (values.count("prompt") || values.count("responses") || values.count("response")) {
+      throw std::runtime_error("--batch replaces --prompt/--responses/--response");
+    }
+    std::ifstream in(batch_path);
+    if (!in) throw std::runtime_error(batch_path + ": cannot open");
+    std::string line;
+    for (int64_t number = 1; std::getline(in, line); ++number) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      const std::string where = batch_path + ":" + std::to_string(number);
+      ordered_json record;
+      try {
+        record = ordered_json::parse(line);
+      } catch (const std::exception& error) {
+        throw std::runtime_error(where + ": not valid JSON: " + error.what());
+      }
+      if (!record.is_object() || !record.contains("prompt") || !record["prompt"].is_string() || !record.contains("responses")) {
+        throw std::runtime_error(where + ": each line needs a string \"prompt\" and \"responses\"");
+      }
+      reward::Group group;
+      group.prompt = record["prompt"].get<std::string>();
+      fill_responses(record["responses"], group, where);
+      group.seed = static_cast<uint64_t>(groups.size());
+      groups.push_back(std::move(group));
+      principles.push_back(record.contains("principle") && record["principle"].is_string()
+                               ? record["principle"].get<std::string>() : settings.principle);
+      if (principles.back().empty()) throw std::runtime_error(where + ": no principle (give \"principle\" or --principle)");
+    }
+    if (groups.empty()) throw std::runtime_error(batch_path + ": holds no groups");
+  } else {
+    if (!values.count("prompt")) throw std::runtime_error("--prompt is required (or --batch)");
+    if (values.count("responses") == values.count("response") && values.count("responses")) {
+      throw std::runtime_error("give --responses FILE or --response TEXT..., not both");
+    }
+    reward::Group group;
+    group.prompt = prompt;
+    if (!responses_file.empty()) {
+      ordered_json responses;
+      try {
+        responses = ordered_json::parse(read_file(responses_file));
+      } catch (const nlohmann::json::exception& error) {
+        throw std::runtime_error(responses_file + ": not valid JSON: " + error.what());
+      }
+      fill_responses(responses, group, responses_file);
+    } else {
+      group.responses = response_texts;
+    }
+    if (group.responses.empty()) throw std::runtime_error("no responses: give --responses FILE or --response TEXT");
+    groups.push_back(std::move(group));
+    principles.push_back(settings.principle);
+  }
+  if (principles.front().empty()) throw std::runtime_error("give --principle TEXT or --principle-file FILE");
+  settings.principle = principles.front();
+
+  lm::LoadOptions load;
+  load.dtype = lm::dtype_from_name(dtype_name, "--dtype");
+  load.device = c10::Device(device_name);
+  const auto start = std::chrono::steady_clock::now();
+  auto judge = reward::RewardAnythingJudge::load(model_dir, settings, generator, load);
+
+  if (values["print-prompt"].as<bool>()) {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      if (principles[g] != settings.principle) {
+        reward::JudgeSettings own = settings;
+        own.principle = principles[g];
+        judge = reward::RewardAnythingJudge::load(model_dir, own, generator, load);
+      }
+      for (const auto& call : judge->plan_calls(groups[g], g)) std::cout << call.prompt.text;
+    }
+    return 0;
+  }
+
+  std::ofstream file;
+  if (!output_path.empty()) {
+    file.open(output_path, std::ios::trunc);
+    if (!file) throw std::runtime_error(output_path + ": cannot write");
+  }
+  std::ostream& out = output_path.empty() ? std::cout : file;
+  ProgressLine line("judge");
+  int64_t failures = 0, retries = 0, done = 0;
+  // Groups that share a principle are judged in one batch, so their calls share the slots.
+  size_t begin = 0;
+  while (begin < groups.size()) {
+    size_t end = begin;
+    while (end < groups.size() && principles[end] == principles[begin]) ++end;
+    if (principles[begin] != judge->settings().principle) {
+      reward::JudgeSettings own = settings;
+      own.principle = principles[begin];
+      judge = reward::RewardAnythingJudge::load(model_dir, own, generator, load);
+    }
+    const int64_t batch_done = done, total = static_cast<int64_t>(groups.size());
+    judge->set_progress([&](const rollout::GenerationProgress& p) {
+      line.update(batch_done, total, p.tokens_generated, "tok", p.seconds, p.eta_seconds,
+                  std::to_string(p.sequences_done) + "/" + std::to_string(p.sequences_total) + " calls");
+    });
+    std::vector<reward::Group> batch(groups.begin() + begin, groups.begin() + end);
+    auto scores = judge->score_batch(batch);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto names = reward::response_names_of(batch[i]);
+      ordered_json record;
+      record["prompt"] = batch[i].prompt;
+      ordered_json rewards = ordered_json::object(), valid = ordered_json::object();
+      for (size_t r = 0; r < names.size(); ++r) {
+        rewards[names[r]] = scores[i].rewards[r];
+        valid[names[r]] = static_cast<bool>(scores[i].valid[r]);
+      }
+      record["rewards"] = rewards;
+      record["valid"] = valid;
+      const auto& calls = scores[i].diagnostics["calls"];
+      if (calls.size() == 1) {
+        record["scores"] = calls[0]["judgment"]["scores"];
+        record["ranking"] = calls[0]["judgment"]["ranking"];
+        record["reasoning"] = calls[0]["judgment"]["reasoning"];
+      }
+      record["failures"] = scores[i].failures;
+      record["retries"] = scores[i].retries;
+      record["calls"] = calls;
+      out << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      failures += scores[i].failures;
+      retries += scores[i].retries;
+    }
+    done += static_cast<int64_t>(batch.size());
+    begin = end;
+  }
+  line.finish();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cerr << "[precept judge] " << groups.size() << " group(s) in " << seconds << " s (" << groups.size() / seconds
+            << " groups/s), " << failures << " failed call(s) after " << retries << " retr"
+            << (retries == 1 ? "y" : "ies") << (output_path.empty() ? "" : ", results in " + output_path) << "\n";
+  return 0;
+}
+
+}  // namespace precept::apps

@@ -1,0 +1,256 @@
+// The RewardAnything judge end to end with a tiny random Qwen3 (made by `precept init-model`
+// with the real Qwen3 tokenizer and chat template): through `precept judge` and through the
+// Reward interface. Random weights produce unparseable judgments, which must be retried,
+// counted and replaced by the fallback without any crash; the conversion and fallback logic is
+// checked on hand-made judgments; prompts that do not fit are split or refused, never cut.
+#include "reward/rewardanything.h"
+#include "test_util.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace fs = std::filesystem;
+using namespace precept;
+
+namespace {
+
+std::string run(const std::string& command, int* status = nullptr) {
+  std::string output;
+  FILE* pipe = popen((command + " 2>/dev/null").c_str(), "r");
+  if (!pipe) return output;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  const int code = pclose(pipe);
+  if (status) *status = WEXITSTATUS(code);
+  return output;
+}
+
+// One tiny judge per test process, made once.
+const fs::path& tiny_judge() {
+  static const fs::path dir = [] {
+    const fs::path out = precept::testing::temp_dir("tiny_judge") / "judge";
+    const fs::path qwen = fs::path(PRECEPT_SHARED_DIR) / "assets" / "qwen-tokenizer";
+    const std::string command = std::string(PRECEPT_BINARY) + " init-model --preset qwen3-tiny --seed 3 --tokenizer " +
+                                qwen.string() + " --tokenizer-config " + (qwen / "tokenizer_config.qwen3.json").string() +
+                                " --out " + out.string();
+    int status = -1;
+    run(command, &status);
+    EXPECT_EQ(status, 0) << command;
+    return out;
+  }();
+  return dir;
+}
+
+reward::JudgeSettings small_settings() {
+  reward::JudgeSettings settings;
+  settings.principle = "Answer kindly and correctly; refuse only what is truly dangerous.";
+  settings.max_new_tokens = 24;
+  settings.max_retries = 1;
+  settings.max_responses_per_call = 4;
+  return settings;
+}
+
+rollout::GeneratorConfig small_generator(int64_t max_length = 2048) {
+  rollout::GeneratorConfig config;
+  config.max_slots = 4;
+  config.max_length = max_length;
+  return config;
+}
+
+}  // namespace
+
+TEST(Judge, RandomJudgeThroughRewardInterfaceCountsFailuresAndFallsBack) {
+  auto judge = reward::RewardAnythingJudge::load(tiny_judge().string(), small_settings(), small_generator());
+  std::vector<reward::Group> groups(3);
+  groups[0].prompt = "How do I bake bread?";
+  groups[0].responses = {"Mix flour, water, salt and yeast.", "I cannot help with that."};
+  groups[1].prompt = "Tell me a joke about \"quotes\" and \\backslashes\\.";
+  groups[1].responses = {"Why did the quote escape? \\\"", "Emoji 🍞 and 日本語", "\x01 control"};
+  groups[2].prompt = "Ten answers";
+  for (int i = 0; i < 10; ++i) groups[2].responses.push_back("answer number " + std::to_string(i));
+  for (size_t g = 0; g < groups.size(); ++g) groups[g].seed = 100 + g;
+
+  std::vector<reward::GroupScores> scores;
+  ASSERT_NO_THROW(scores = judge->score_batch(groups));
+  ASSERT_EQ(scores.size(), 3u);
+  // 10 responses with at most 4 per call: 4 + 3 + 3.
+  ASSERT_EQ(judge->last_calls().size(), 1u + 1u + 3u);
+  int64_t calls_failed = 0;
+  for (const auto& call : judge->last_calls()) {
+    EXPECT_LE(call.members.size(), 4u);
+    EXPECT_GE(call.outputs.size(), 1u);
+    EXPECT_LE(call.outputs.size(), 2u);  // one retry at most
+    EXPECT_EQ(call.ok, call.judgment.json_parsed && call.judgment.complete);
+    calls_failed += !call.ok;
+  }
+  int64_t failures = 0;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    ASSERT_EQ(scores[g].rewards.size(), groups[g].responses.size());
+    ASSERT_EQ(scores[g].valid.size(), groups[g].responses.size());
+    for (double r : scores[g].rewards) EXPECT_TRUE(std::isfinite(r));
+    failures += scores[g].failures;
+    EXPECT_EQ(scores[g].diagnostics["calls"].size(), g == 2 ? 3u : 1u);
+    // A failed call was retried once: its attempts show in the diagnostics with the raw text.
+    for (const auto& call : scores[g].diagnostics["calls"]) {
+      EXPECT_EQ(call["outputs"].size(), call["attempts"].get<size_t>());
+      if (!call["ok"].get<bool>()) EXPECT_EQ(call["attempts"].get<int64_t>(), 2);
+    }
+  }
+  EXPECT_EQ(failures, calls_failed);
+  std::cout << "[judge] random tiny judge: " << calls_failed << " of " << judge->last_calls().size()
+            << " calls unparseable after 1 retry (expected with random weights)\n";
+  // The same seeds give the same judgments.
+  auto again = judge->score_batch(groups);
+  for (size_t g = 0; g < groups.size(); ++g) EXPECT_EQ(again[g].rewards, scores[g].rewards);
+  EXPECT_EQ(judge->last_calls()[0].outputs, judge->last_calls()[0].outputs);
+}
+
+TEST(Judge, ConversionAndFallbackFromParsedCalls) {
+  reward::Group group;
+  group.prompt = "q";
+  group.responses = {"a", "b", "c", "d"};
+  group.response_names = {"a", "b", "c", "d"};
+  reward::ShownResponses shown = reward::mask_responses({{"a", "a"}, {"b", "b"}, {"c", "c"}, {"d", "d"}}, 42);
+  auto masked = [&](const std::string& real) {
+    for (size_t i = 0; i < shown.real_names.size(); ++i) {
+      if (shown.real_names[i] == real) return shown.shown[i].name;
+    }
+    return std::string("?");
+  };
+  // First call covers a, b (complete); second covers c, d but scores only c.
+  reward::JudgeCall first, second;
+  first.members = {0, 1};
+  second.members = {2, 3};
+  reward::ShownResponses shown_ab = reward::unmasked_responses({{"a", "a"}, {"b", "b"}});
+  reward::ShownResponses shown_cd = reward::unmasked_responses({{"c", "c"}, {"d", "d"}});
+  first.outputs = {"<think>a is better</think>{\"scores\": {\"a\": 5, \"b\": 2}, \"best-to-worst\": [\"a\", \"b\"]}"};
+  first.judgment = reward::parse_judgment(first.outputs[0], shown_ab);
+  first.ok = first.judgment.json_parsed && first.judgment.complete;
+  second.outputs = {"garbage", "{\"scores\": {\"c\": 4}}"};
+  second.judgment = reward::parse_judgment(second.outputs[1], shown_cd);
+  second.ok = second.judgment.json_parsed && second.judgment.complete;
+  ASSERT_TRUE(first.ok);
+  ASSERT_FALSE(second.ok);
+  (void)masked;
+
+  reward::JudgeSettings settings = small_settings();
+  settings.conversion = reward::ListwiseMode::kScore;
+  auto scores = reward::group_scores_from_calls(group, {&first, &second}, settings);
+  EXPECT_EQ(scores.rewards, (std::vector<double>{5, 2, 4, (5 + 2 + 4) / 3.0}));
+  EXPECT_EQ(scores.valid, (std::vector<bool>{true, true, true, false}));
+  EXPECT_EQ(scores.failures, 1);
+  EXPECT_EQ(scores.retries, 1);
+  EXPECT_EQ(scores.explanations[0], "a is better");
+
+  settings.fallback = reward::JudgeFallback::constant;
+  settings.fallback_value = -1.0;
+  settings.conversion = reward::ListwiseMode::kNormalized;
+  scores = reward::group_scores_from_calls(group, {&first, &second}, settings);
+  EXPECT_EQ(scores.rewards, (std::vector<double>{1.0, 0.25, 0.75, -1.0}));
+
+  // Nothing parsed at all: every response gets the fallback (group mean of nothing = the value).
+  reward::JudgeCall broken = second;
+  broken.judgment = reward::parse_judgment("no json here", shown_cd);
+  settings.fallback = reward::JudgeFallback::group_mean;
+  settings.fallback_value = 0.0;
+  reward::Group pair = group;
+  pair.responses = {"c", "d"};
+  pair.response_names = {"c", "d"};
+  broken.members = {0, 1};
+  scores = reward::group_scores_from_calls(pair, {&broken}, settings);
+  EXPECT_EQ(scores.rewards, (std::vector<double>{0.0, 0.0}));
+  EXPECT_EQ(scores.valid, (std::vector<bool>{false, false}));
+}
+
+TEST(Judge, PromptsThatDoNotFitAreSplitOrRefusedNeverCut) {
+  reward::JudgeSettings settings = small_settings();
+  settings.max_responses_per_call = 8;
+  reward::Group group;
+  group.prompt = "Which is best?";
+  for (int i = 0; i < 6; ++i) group.responses.push_back(std::string(300, 'a' + i) + " end");
+  // A context that holds the prompt with about three of these responses, not six.
+  auto judge = reward::RewardAnythingJudge::load(tiny_judge().string(), settings, small_generator(700));
+  std::vector<reward::JudgeCall> calls = judge->plan_calls(group);
+  ASSERT_GT(calls.size(), 1u);
+  size_t covered = 0;
+  for (const auto& call : calls) {
+    EXPECT_LE(call.prompt_tokens + settings.max_new_tokens, 700);
+    covered += call.members.size();
+    for (size_t i : call.members) {
+      EXPECT_NE(call.prompt.text.find(group.responses[i]), std::string::npos) << "a response was cut";
+    }
+  }
+  EXPECT_EQ(covered, group.responses.size());
+
+  settings.overflow = reward::JudgeOverflow::error;
+  auto strict = reward::RewardAnythingJudge::load(tiny_judge().string(), settings, small_generator(700));
+  const std::string error = precept::testing::error_of([&] { strict->plan_calls(group, 7); });
+  EXPECT_NE(error.find("group 7"), std::string::npos) << error;
+  EXPECT_NE(error.find("never truncates"), std::string::npos) << error;
+
+  reward::Group huge;
+  huge.prompt = "one long answer";
+  huge.responses = {std::string(5000, 'z')};
+  const std::string single = precept::testing::error_of([&] { judge->plan_calls(huge); });
+  EXPECT_NE(single.find("exceeds the judge's context"), std::string::npos) << single;
+}
+
+TEST(JudgeCli, ScoresPrintsPromptsAndParses) {
+  const fs::path dir = precept::testing::temp_dir("judge_cli");
+  precept::testing::write_all(dir / "responses.json",
+                              "{\"helpful\": \"Knead the dough for ten minutes.\", \"refusal\": \"Sorry, I can't.\"}");
+  const std::string base = std::string(PRECEPT_BINARY) + " judge --model " + tiny_judge().string() +
+                           " --principle 'Be helpful.' --prompt 'How do I knead dough?' --responses " +
+                           (dir / "responses.json").string() + " -n 16 --retries 1";
+  int status = -1;
+  const std::string out = run(base, &status);
+  ASSERT_EQ(status, 0) << base;
+  auto record = nlohmann::json::parse(out);
+  EXPECT_EQ(record["rewards"].size(), 2u);
+  EXPECT_TRUE(record["rewards"].contains("helpful"));
+  EXPECT_TRUE(record["rewards"].contains("refusal"));
+  EXPECT_EQ(record["calls"].size(), 1u);
+  EXPECT_EQ(record["failures"].get<int64_t>(), record["calls"][0]["ok"].get<bool>() ? 0 : 1);
+
+  // --print-prompt shows exactly what the builder renders, here with upstream's system prompt
+  // and upstream's fixed mask order.
+  const fs::path upstream = fs::path(PRECEPT_SHARED_DIR) / "reference" / "rewardanything_system_prompt.txt";
+  const std::string printed = run(base + " --mask-seed 42 --system-prompt-file " + upstream.string() + " --print-prompt");
+  reward::JudgePromptBuilder builder(lm::ChatTemplate::from_model_dir(tiny_judge()),
+                                     reward::load_judge_system_prompt(upstream));
+  reward::JudgeRequest request{"Be helpful.", "How do I knead dough?",
+                               {{"helpful", "Knead the dough for ten minutes."}, {"refusal", "Sorry, I can't."}}};
+  EXPECT_EQ(printed, builder.build(request, 42).text);
+  EXPECT_EQ(printed.rfind("<|im_start|>assistant\n"), printed.size() - std::string("<|im_start|>assistant\n").size());
+
+  // --parse needs no model.
+  precept::testing::write_all(
+      dir / "outputs.jsonl",
+      "{\"output\": \"<think>x</think>{\\\"scores\\\": {\\\"model-1\\\": 4, \\\"model-2\\\": \\\"2\\\"}}\", "
+      "\"masked2real\": {\"model-1\": \"helpful\", \"model-2\": \"refusal\"}}\n"
+      "{\"output\": \"no judgment at all\"}\n");
+  const std::string parsed = run(std::string(PRECEPT_BINARY) + " judge --parse " + (dir / "outputs.jsonl").string(), &status);
+  ASSERT_EQ(status, 0);
+  std::istringstream lines(parsed);
+  std::string line;
+  std::getline(lines, line);
+  auto first = nlohmann::json::parse(line);
+  EXPECT_EQ(first["scores"]["helpful"], 4.0);
+  EXPECT_EQ(first["scores"]["refusal"], 2.0);
+  EXPECT_EQ(first["ranking"], (std::vector<std::string>{"helpful", "refusal"}));
+  EXPECT_TRUE(first["valid"].get<bool>());
+  std::getline(lines, line);
+  auto second = nlohmann::json::parse(line);
+  EXPECT_FALSE(second["valid"].get<bool>());
+
+  // Bad input is an error naming it, with a non-zero exit.
+  run(std::string(PRECEPT_BINARY) + " judge --model " + tiny_judge().string() + " --prompt x --response y", &status);
+  EXPECT_NE(status, 0);  // no principle
+  run(base + " --conversion median", &status);
+  EXPECT_NE(status, 0);
+}
