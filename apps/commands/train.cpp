@@ -1,0 +1,96 @@
+// `precept train RECIPE.toml`: GRPO from a recipe (trainer/config.h), with `--set` overrides,
+// `--resume` from the run's latest checkpoint (or a given one), and a progress line per step.
+// Under torchrun or srun every process runs this same command; `--nproc N` starts N local
+// processes itself (trainer/dist/launch.h).
+#include "apps/commands/commands.h"
+#include "apps/commands/options.h"
+#include "apps/commands/progress.h"
+#include "trainer/config.h"
+#include "trainer/dist/launch.h"
+#include "trainer/dist/process_group.h"
+#include "trainer/grpo_trainer.h"
+
+#include <cstdio>
+#include <iostream>
+
+namespace precept::apps {
+
+namespace {
+
+std::string fixed(double value, int digits) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
+  return buffer;
+}
+
+double get(const trainer::Metrics& metrics, const std::string& name) {
+  auto it = metrics.find(name);
+  return it == metrics.end() ? std::nan("") : it->second;
+}
+
+}  // namespace
+
+int cmd_train(const std::vector<std::string>& args) {
+  po::options_description options("options");
+  std::string recipe, resume;
+  std::vector<std::string> overrides;
+  int nproc = 0;
+  options.add_options()
+      ("recipe", po::value(&recipe)->required(), "the run's TOML file (see recipes/ and docs/config.md)")
+      ("set", po::value(&overrides)->composing(), "override a key: --set section.key=value (repeatable)")
+      ("resume", po::value(&resume)->implicit_value("latest"),
+       "continue from the run's latest checkpoint, or from the checkpoint folder given")
+      ("nproc", po::value(&nproc)->default_value(0), "start this many local processes (data parallel over Gloo/NCCL)")
+      ("check", po::bool_switch(), "read and check the recipe, print the resolved config, and stop");
+  po::positional_options_description positional;
+  positional.add("recipe", 1);
+  po::variables_map values;
+  if (!parse_options("train", "RECIPE.toml [--set section.key=value ...] [--resume [DIR]] [--nproc N]", options, args,
+                     values, &positional)) {
+    return 0;
+  }
+  trainer::RunConfig config = trainer::load_run_config(recipe, overrides);
+  if (values["check"].as<bool>()) {
+    std::cout << config.resolved;
+    return 0;
+  }
+  if (nproc > 0) return trainer::dist::launch_local(nproc, args);
+
+  auto communicator = trainer::dist::communicator_from_environment(config.distributed, config.run.device);
+  const bool main = communicator->is_main();
+  trainer::GrpoTrainer trainer(std::move(config), communicator);
+  const auto& run = trainer.config();
+  if (!resume.empty()) {
+    trainer.resume(resume == "latest" ? run.run.output_dir : resume);
+    if (main) std::cerr << "[precept train] resumed at step " << trainer.current_step() << "\n";
+  }
+  if (main) {
+    std::cerr << "[precept train] " << run.run.name << ": " << run.run.steps << " steps, " << run.rollout.prompts_per_step
+              << " prompts x " << run.rollout.group_size << " responses per step, " << communicator->world_size()
+              << " rank(s) (" << communicator->backend() << "), output in " << run.run.output_dir << "\n";
+  }
+  ProgressLine line("train");
+  trainer.train([&](const trainer::StepSummary& summary) {
+    if (!main) return;
+    const auto& m = summary.metrics;
+    std::string detail = "reward " + fixed(get(m, "reward/mean"), 3) + " ±" + fixed(get(m, "reward/std"), 2);
+    if (m.count("policy/kl_mean")) detail += " | kl " + fixed(get(m, "policy/kl_mean"), 4);
+    detail += " | len " + fixed(get(m, "response/length_mean"), 0) + " | gen " + fixed(get(m, "time/generate"), 1) +
+              "s reward " + fixed(get(m, "time/reward"), 1) + "s update " + fixed(get(m, "time/update"), 1) + "s";
+    if (get(m, "judge/failures") > 0) detail += " | judge failures " + fixed(get(m, "judge/failures"), 0);
+    // One line per step, so that the history stays on screen.
+    std::fprintf(stderr, "[train] step %lld/%lld | %s | %.0f tok/s | ETA %s%s\n", static_cast<long long>(summary.step),
+                 static_cast<long long>(summary.total_steps), detail.c_str(), get(m, "throughput/tokens_per_s"),
+                 format_duration(summary.eta_seconds).c_str(),
+                 summary.checkpoint.empty() ? "" : (" | checkpoint " + summary.checkpoint).c_str());
+  });
+  (void)line;
+  if (main) {
+    std::cerr << "[precept train] done. Metrics: " << run.run.output_dir << "/metrics.jsonl (TensorBoard: tensorboard --logdir "
+              << run.run.output_dir << "), samples: " << run.run.output_dir << "/samples.jsonl, checkpoints: "
+              << trainer.checkpoint_dir() << "\n";
+  }
+  return 0;
+}
+
+}  // namespace precept::apps

@@ -1,0 +1,55 @@
+// Training checkpoints: under <output_dir>/checkpoints/step-NNNNNNNN/ a Hugging Face model
+// directory (loadable by transformers as is), the optimizer state (safetensors), and
+// trainer_state.json (step, data position, seeds, RNG state, world size). Every checkpoint is
+// written into a temporary folder and renamed into place, then `latest` is replaced atomically,
+// so an interrupted write never damages an earlier checkpoint; only the last K are kept.
+// Not the model format itself (lm/pretrained.h).
+#pragma once
+
+#include "lm/transformer.h"
+
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace precept::trainer {
+
+struct CheckpointContents {
+  std::filesystem::path dir;
+  nlohmann::json state;                        // trainer_state.json
+  std::map<std::string, at::Tensor> optimizer;  // optimizer.safetensors, by name
+  std::filesystem::path model_dir() const { return dir / "model"; }
+};
+
+class CheckpointManager {
+ public:
+  CheckpointManager(std::filesystem::path output_dir, int64_t keep_last);
+
+  // Writes checkpoint `step` and returns its folder. `model_source` supplies the tokenizer and
+  // generation files copied next to the weights. The model is written in `dtype` (fp32 keeps
+  // resumption exact). Older checkpoints beyond keep_last are removed after the new one is in
+  // place.
+  std::filesystem::path save(int64_t step, lm::TransformerImpl& model, const std::filesystem::path& model_source,
+                             const std::map<std::string, at::Tensor>& optimizer_state, const nlohmann::json& state,
+                             std::optional<c10::ScalarType> dtype = std::nullopt);
+
+  // The newest complete checkpoint (from `latest`, else the highest step folder), if any.
+  std::optional<std::filesystem::path> latest() const;
+  std::filesystem::path directory() const { return root_; }
+
+ private:
+  void prune();
+  std::filesystem::path root_;
+  int64_t keep_last_;
+};
+
+// Reads a checkpoint folder (or a run's output folder, meaning its latest checkpoint). Throws
+// naming the file when something is missing or malformed.
+CheckpointContents load_checkpoint(const std::filesystem::path& path);
+
+}  // namespace precept::trainer

@@ -1,0 +1,133 @@
+// The configuration of one training run: a TOML file with the sections below, `--set
+// section.key=value` overrides, defaults that follow veRL/TRL practice (docs/config.md lists
+// every key). Unknown keys and wrong types are errors naming the key, the file and the line.
+// The resolved config is written into the run directory. Not the reading machinery
+// (trainer/toml_reader.h) and not the trainer (trainer/grpo_trainer.h).
+#pragma once
+
+#include "trainer/advantages.h"
+#include "trainer/kl.h"
+#include "trainer/policy_loss.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace precept::trainer {
+
+struct RunSection {
+  std::string name = "run";
+  std::string output_dir = "runs/run";  // checkpoints, metrics, samples, the resolved config
+  uint64_t seed = 0;
+  int64_t steps = 100;                  // optimizer steps
+  std::string device = "cpu";           // cpu | cuda | cuda:N (a rank picks cuda:LOCAL_RANK when "cuda")
+  int64_t threads = 0;                  // intra-op CPU threads; 0 = torch's default
+  bool overwrite = false;               // a fresh run may replace an earlier run's logs in output_dir
+};
+
+struct PolicySection {
+  std::string model;               // a Hugging Face model directory (required)
+  std::string dtype = "";          // "" = float32 on CPU, bfloat16 on GPU
+  bool recompute = false;          // activation recomputation per decoder block
+  int64_t logprob_chunk = 1024;    // tokens per chunk of the fp32 log-softmax
+};
+
+struct DataSection {
+  std::string prompts;             // JSONL file (required)
+  std::string field = "prompt";    // the field holding each prompt: text or chat messages
+  bool chat = true;                // apply the chat template to plain-text prompts too
+  std::string system_prompt;       // chat: a system message put first
+  bool enable_thinking = false;    // Qwen3's switch for the policy's prompts
+  bool shuffle = true;             // a new seeded order every epoch
+  int64_t max_prompt_tokens = 1024;  // longer prompts are an error at load time (never cut)
+};
+
+struct RolloutSection {
+  int64_t prompts_per_step = 8;    // global batch of prompts (split across ranks)
+  int64_t group_size = 4;          // G responses per prompt
+  int64_t max_new_tokens = 256;
+  double temperature = 1.0;
+  double top_p = 1.0;
+  int64_t top_k = 0;
+  double min_p = 0.0;
+  std::vector<std::string> stop;   // stop strings
+  int64_t slots = 64;              // sequences decoded at once
+  bool release_cache = false;      // free the KV cache during the update (GPU memory)
+};
+
+// One reward, or a weighted composite of several ([[reward.components]]). The keys each type
+// reads are documented in docs/config.md; `options` holds them, checked by the reward factory.
+struct RewardSpec {
+  std::string type;     // "rewardanything", "length", "regex", "match", "scalar_rm", "composite"
+  double weight = 1.0;  // within a composite
+  nlohmann::json options = nlohmann::json::object();
+  std::string where;    // "file:line" of the section, for the factory's errors
+  std::vector<RewardSpec> components;
+};
+
+struct AlgorithmSection {
+  AdvantageConfig advantage;
+  bool filter_zero_variance = false;  // drop groups whose rewards are all equal from the update
+  int64_t max_resample_rounds = 0;    // DAPO dynamic sampling: extra rounds to refill dropped groups
+  int64_t epochs = 1;                 // update passes over each step's rollouts (PPO epochs)
+  int64_t mini_batches = 1;           // optimizer steps per epoch... per step: epochs * mini_batches
+  int64_t micro_batch_size = 8;       // sequences per forward/backward (gradient accumulation)
+  PolicyLossConfig loss;
+  std::string kl_mode = "none";       // none | loss | reward
+  KlOptions kl;                       // estimator for the loss or reward term
+  double kl_coef = 0.001;
+  std::optional<OverlongPenalty> overlong;  // DAPO soft overlong punishment, when buffer > 0
+};
+
+struct OptimSection {
+  double lr = 1e-6;
+  double weight_decay = 0.0;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double max_grad_norm = 1.0;        // 0 = no clipping
+  std::string schedule = "constant"; // constant | linear | cosine (with warmup)
+  int64_t warmup_steps = 0;
+  double min_lr_ratio = 0.0;         // cosine floor as a fraction of lr
+};
+
+struct CheckpointSection {
+  int64_t every = 0;     // steps between checkpoints; 0 = only at the end
+  int64_t keep_last = 2;
+  bool save_final = true;
+  std::string dtype = "";  // dtype of the saved model; "" = the training dtype
+};
+
+struct LoggingSection {
+  int64_t samples_every = 10;  // steps between sample logs (prompt, responses, rewards, judge)
+  bool tensorboard = true;
+};
+
+struct DistributedSection {
+  std::string backend = "auto";    // auto | gloo | nccl
+  int64_t timeout_seconds = 600;   // a collective that waits longer fails, naming the rank
+  int64_t bucket_mb = 25;          // gradient all-reduce bucket size
+  bool zero1 = false;              // shard optimizer state and fp32 master weights across ranks
+};
+
+struct RunConfig {
+  RunSection run;
+  PolicySection policy;
+  DataSection data;
+  RolloutSection rollout;
+  RewardSpec reward;
+  AlgorithmSection algorithm;
+  OptimSection optim;
+  CheckpointSection checkpoint;
+  LoggingSection logging;
+  DistributedSection distributed;
+  std::string source;     // the file it came from
+  std::string resolved;   // the TOML text after overrides, written to the run directory
+};
+
+// Reads a recipe, applies `--set` overrides in order, checks every key. Relative paths in the
+// file (models, prompts, principles) are taken relative to the current directory.
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+}  // namespace precept::trainer
