@@ -206,7 +206,8 @@ void GrpoTrainer::resume(const std::string& path) {
   if (state.contains("cpu_generator_state")) {
     auto bytes = state["cpu_generator_state"].get<std::vector<int64_t>>();
     at::Tensor rng = at::tensor(bytes, at::kLong).to(at::kByte);
-    at::detail::getDefaultCPUGenerator().set_state(rng);
+    at::Generator generator = at::detail::getDefaultCPUGenerator();
+    generator.set_state(rng);
   }
   if (step_ >= config_.run.steps) {
     throw std::runtime_error(checkpoint.dir.string() + " is at step " + std::to_string(step_) + ", and run.steps is " +

@@ -12,6 +12,7 @@ const std::vector<Command>& commands() {
       {"init-model", "write a model directory with seeded random weights from a preset (configs/models)", cmd_init_model},
       {"inspect", "print a model directory's config and tensors", cmd_inspect},
       {"judge", "score responses against a principle with a RewardAnything judge (or parse judge outputs)", cmd_judge},
+      {"train", "align a policy with GRPO from a recipe (TOML): rollouts, rewards, updates, checkpoints", cmd_train},
       {"tokenize", "show the ids, pieces and chat-rendered text a model would see", cmd_tokenize},
   };
   return table;
