@@ -81,6 +81,7 @@ struct RegexRewardConfig {
   RegexCombine combine = RegexCombine::all;
 };
 
+// Not safe to call from several threads at once: each pattern keeps one match buffer.
 class RegexReward : public Reward {
  public:
   // Compiles every pattern; one that does not compile throws naming the reward, the pattern,
