@@ -11,17 +11,25 @@ using json = nlohmann::json;
 namespace {
 
 struct Family {
-  const char* architecture;
+  const char* prefix;  // the architecture without its head suffix
   const char* model_type;
 };
-constexpr Family kFamilies[] = {{"LlamaForCausalLM", "llama"},
-                                {"MistralForCausalLM", "mistral"},
-                                {"Qwen2ForCausalLM", "qwen2"},
-                                {"Qwen3ForCausalLM", "qwen3"}};
+constexpr Family kFamilies[] = {{"Llama", "llama"}, {"Mistral", "mistral"}, {"Qwen2", "qwen2"}, {"Qwen3", "qwen3"}};
+
+struct HeadSuffix {
+  const char* suffix;
+  ModelHead head;
+};
+constexpr HeadSuffix kHeads[] = {{"ForCausalLM", ModelHead::causal_lm},
+                                 {"ForSequenceClassification", ModelHead::sequence_classification}};
 
 std::string supported_architectures() {
   std::string out;
-  for (const auto& family : kFamilies) out += std::string(out.empty() ? "" : ", ") + family.architecture;
+  for (const auto& head : kHeads) {
+    for (const auto& family : kFamilies) {
+      out += std::string(out.empty() ? "" : ", ") + family.prefix + head.suffix;
+    }
+  }
   return out;
 }
 
@@ -98,6 +106,20 @@ RopeConfig read_rope(const json& config, const Reader& reader, const std::string
   return rope;
 }
 
+// The sequence-classification fields, read as transformers reads them: num_labels is the size of
+// id2label when there is one (transformers omits id2label when it is the default of 2 labels),
+// else an explicit "num_labels", else 2.
+void read_classifier(const json& config, const Reader& reader, ModelConfig& out) {
+  if (reader.has("id2label")) {
+    if (!config["id2label"].is_object()) throw reader.error("id2label", "must be an object {\"0\": \"LABEL_0\", ...}");
+    out.num_labels = static_cast<int64_t>(config["id2label"].size());
+  } else {
+    out.num_labels = reader.optional<int64_t>("num_labels", 2);
+  }
+  if (out.num_labels < 1) throw reader.error("id2label", "gives no labels; a sequence classifier needs at least one");
+  out.pad_token_id = reader.optional<int64_t>("pad_token_id", -1);
+}
+
 }  // namespace
 
 c10::ScalarType dtype_from_name(const std::string& name, const std::string& where) {
@@ -128,10 +150,13 @@ ModelConfig config_from_json(const json& config, const std::string& source) {
   }
   out.architecture = architectures[0];
   bool known = false;
-  for (const auto& family : kFamilies) {
-    if (out.architecture == family.architecture) {
-      out.model_type = family.model_type;
-      known = true;
+  for (const auto& head : kHeads) {
+    for (const auto& family : kFamilies) {
+      if (out.architecture == std::string(family.prefix) + head.suffix) {
+        out.model_type = family.model_type;
+        out.head = head.head;
+        known = true;
+      }
     }
   }
   if (!known) {
@@ -200,6 +225,8 @@ ModelConfig config_from_json(const json& config, const std::string& source) {
   else if (reader.has("torch_dtype")) dtype = reader.required<std::string>("torch_dtype");
   out.dtype = dtype_from_name(dtype, source + ": \"torch_dtype\"");
 
+  if (out.head == ModelHead::sequence_classification) read_classifier(config, reader, out);
+
   out.bos_token_id = reader.optional<int64_t>("bos_token_id", -1);
   if (reader.has("eos_token_id")) {
     if (config["eos_token_id"].is_array()) out.eos_token_ids = reader.required<std::vector<int64_t>>("eos_token_id");
@@ -221,6 +248,29 @@ ModelConfig load_config(const fs::path& dir_or_file) {
   return config_from_json(parsed, path.string());
 }
 
+namespace {
+
+// id2label / label2id as transformers writes them ("LABEL_i" unless the file named them), and
+// the pad token the classifier pools by.
+void write_classifier(const ModelConfig& config, json& out) {
+  const bool named = out.contains("id2label") && out["id2label"].is_object() &&
+                     static_cast<int64_t>(out["id2label"].size()) == config.num_labels;
+  if (!named) {
+    json id2label = json::object(), label2id = json::object();
+    for (int64_t i = 0; i < config.num_labels; ++i) {
+      id2label[std::to_string(i)] = "LABEL_" + std::to_string(i);
+      label2id["LABEL_" + std::to_string(i)] = i;
+    }
+    out["id2label"] = id2label;
+    out["label2id"] = label2id;
+  }
+  out.erase("num_labels");
+  if (config.pad_token_id >= 0) out["pad_token_id"] = config.pad_token_id;
+  else out["pad_token_id"] = nullptr;
+}
+
+}  // namespace
+
 json config_to_json(const ModelConfig& config) {
   json out = config.raw.is_object() ? config.raw : json::object();
   out["architectures"] = {config.architecture};
@@ -240,6 +290,7 @@ json config_to_json(const ModelConfig& config) {
   out["torch_dtype"] = dtype_name(config.dtype);  // transformers 4, vLLM
   if (config.model_type != "qwen2" && config.model_type != "mistral") out["attention_bias"] = config.qkv_bias;
   if (config.model_type == "llama") out["mlp_bias"] = config.mlp_bias;
+  if (config.head == ModelHead::sequence_classification) write_classifier(config, out);
   json rope = {{"rope_theta", config.rope.theta}};
   switch (config.rope.scaling) {
     case RopeScaling::none: rope["rope_type"] = "default"; break;

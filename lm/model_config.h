@@ -1,7 +1,8 @@
 // The model hyper-parameters precept reads from a Hugging Face config.json, for the Llama,
-// Mistral, Qwen2 and Qwen3 families. Every field that changes the math is read here; anything
-// precept does not implement (another architecture, rope type or activation) is an error.
-// Used by lm/transformer.h to build the model and by lm/pretrained.h to save it back.
+// Mistral, Qwen2 and Qwen3 families, as causal LMs (XxxForCausalLM) or sequence classifiers
+// (XxxForSequenceClassification, the reward models). Every field that changes the math is read
+// here; anything precept does not implement (another architecture, rope type or activation) is
+// an error. Used by lm/transformer.h to build the model and by lm/pretrained.h to save it back.
 #pragma once
 
 #include <c10/core/ScalarType.h>
@@ -16,6 +17,10 @@ namespace precept::lm {
 
 enum class RopeScaling { none, linear, llama3 };
 
+// What sits on top of the decoder: `lm_head` [V, C] (XxxForCausalLM) or `score`
+// [num_labels, C] without bias (XxxForSequenceClassification).
+enum class ModelHead { causal_lm, sequence_classification };
+
 struct RopeConfig {
   double theta = 10000.0;
   RopeScaling scaling = RopeScaling::none;
@@ -28,6 +33,12 @@ struct RopeConfig {
 struct ModelConfig {
   std::string architecture;  // e.g. "Qwen3ForCausalLM"
   std::string model_type;    // e.g. "qwen3"
+  ModelHead head = ModelHead::causal_lm;  // from the architecture's suffix
+  // Sequence classification only: outputs of `score` (the size of id2label, else "num_labels",
+  // else transformers' default 2).
+  int64_t num_labels = 0;
+  // -1 = none. A sequence classifier pools the rightmost token that is not this id.
+  int64_t pad_token_id = -1;
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
   int64_t intermediate_size = 0;

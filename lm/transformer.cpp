@@ -184,12 +184,17 @@ DecoderImpl::DecoderImpl(const ModelConfig& config, const at::TensorOptions& opt
 TransformerImpl::TransformerImpl(ModelConfig config, const at::TensorOptions& options)
     : config_(std::move(config)), rope_(config_) {
   model = register_module("model", Decoder(config_, options));
-  if (!config_.tie_word_embeddings) {
+  if (config_.head == ModelHead::sequence_classification) {
+    TORCH_CHECK(config_.num_labels >= 1, "Transformer: ", config_.architecture, " needs num_labels >= 1, not ",
+                config_.num_labels);
+    score = register_module("score", Linear(config_.hidden_size, config_.num_labels, /*bias=*/false, options));
+  } else if (!config_.tie_word_embeddings) {
     lm_head = register_module("lm_head", Linear(config_.hidden_size, config_.vocab_size, /*bias=*/false, options));
   }
 }
 
 const at::Tensor& TransformerImpl::output_weight() const {
+  if (score) return score->weight;
   return lm_head ? lm_head->weight : model->embed_tokens->weight;
 }
 

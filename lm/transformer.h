@@ -1,6 +1,7 @@
 // lm::Transformer: the one decoder-only transformer for the Llama, Mistral, Qwen2 and Qwen3
 // families, chosen by ModelConfig flags (q/k/v bias, per-head q/k RMSNorm, tied embeddings,
-// head_dim, RoPE scaling, sliding windows). Parameter names equal Hugging Face's, so
+// head_dim, RoPE scaling, sliding windows), with a causal-LM head or a sequence-classification
+// head (`score`, for reward models). Parameter names equal Hugging Face's, so
 // named_parameters() is the safetensors layout. Knows nothing of training or sampling.
 #pragma once
 
@@ -150,9 +151,10 @@ class TransformerImpl : public torch::nn::Module {
   // memory that no longer grows with the number of layers).
   void set_recompute(bool on) { recompute_ = on; }
   bool recompute() const { return recompute_; }
-  // hidden [..., C] -> logits [..., V] in the model dtype.
+  // hidden [..., C] -> logits [..., V] in the model dtype; for a sequence classifier the
+  // head's outputs [..., num_labels] (pooling one position per sequence is the caller's job).
   at::Tensor logits(const at::Tensor& hidden);
-  // The output projection [V, C] (the embedding when tied).
+  // The output projection [V, C] (the embedding when tied), or `score` [num_labels, C].
   const at::Tensor& output_weight() const;
 
   // Seeded random initialisation as transformers does it (normal(0, std), norms at 1, biases 0).
@@ -160,7 +162,8 @@ class TransformerImpl : public torch::nn::Module {
 
   const ModelConfig& config() const { return config_; }
   Decoder model{nullptr};
-  Linear lm_head{nullptr};  // [V, C], null when tied
+  Linear lm_head{nullptr};  // [V, C], null when tied or for a sequence classifier
+  Linear score{nullptr};    // [num_labels, C], sequence classifiers only
 
  private:
   AttentionMask build_mask(const at::Tensor& positions, const at::Tensor& key_valid) const;
