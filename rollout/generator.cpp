@@ -52,6 +52,9 @@ uint64_t mix_seed(uint64_t seed, uint64_t index) {
 Generator::Generator(lm::TransformerImpl& model, GeneratorConfig config, const lm::Tokenizer* tokenizer)
     : model_(model), config_(std::move(config)), tokenizer_(tokenizer) {
   const lm::ModelConfig& mc = model_.config();
+  if (mc.head != lm::ModelHead::causal_lm) {
+    throw std::invalid_argument("generator: " + mc.architecture + " is a sequence classifier, not a causal LM; it cannot generate");
+  }
   if (config_.max_slots < 1) throw std::invalid_argument("generator: max_slots must be at least 1");
   if (config_.max_prefill_tokens < 1) throw std::invalid_argument("generator: max_prefill_tokens must be at least 1");
   plan_.max_length = config_.max_length > 0 ? config_.max_length : mc.max_position_embeddings;

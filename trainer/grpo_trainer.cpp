@@ -138,7 +138,7 @@ GrpoTrainer::GrpoTrainer(RunConfig config, std::shared_ptr<Communicator> communi
   stop_ids_ = rollout::default_stop_ids(config_.policy.model, policy_->config(), tokenizer_.get());
 
   reward_ = make_reward(config_.reward, RewardContext{config_.run.device == "cuda" ? device_.str() : config_.run.device,
-                                                      config_.run.seed});
+                                                      config_.run.seed, config_.policy.model});
 
   AdamWOptions adam;
   adam.beta1 = config_.optim.beta1;

@@ -15,6 +15,7 @@ namespace precept::trainer {
 struct RewardContext {
   std::string device = "cpu";   // the run's device, the default for model-based rewards
   uint64_t seed = 0;            // the run's seed
+  std::string policy_model;     // the policy's directory (its tokenizer counts tokens for a length reward)
 };
 
 std::unique_ptr<reward::Reward> make_reward(const RewardSpec& spec, const RewardContext& context);
