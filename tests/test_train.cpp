@@ -1,0 +1,235 @@
+// GRPO training end to end on the real stories260K checkpoint (converted from llama2.c) with a
+// rule reward: it learns (mean reward from < 0.2 to > 0.8 in a fixed number of steps), resumes
+// bitwise exactly, stops on NaN before touching a checkpoint, keeps the last K checkpoints, and
+// refuses bad configuration with the file, line and key.
+#include "lm/llama2c.h"
+#include "lm/pretrained.h"
+#include "lm/safetensors.h"
+#include "test_util.h"
+#include "trainer/checkpoint.h"
+#include "trainer/config.h"
+#include "trainer/grpo_trainer.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace precept;
+
+namespace {
+
+// The converted stories260K model, made once per test process.
+const fs::path& stories_model() {
+  static const fs::path dir = [] {
+    const fs::path assets = fs::path(PRECEPT_SHARED_DIR) / "assets" / "stories260K";
+    const fs::path out = precept::testing::temp_dir("train_model") / "stories260K";
+    lm::convert_llama2c(assets / "stories260K.bin", assets / "tok512.bin", out);
+    return out;
+  }();
+  return dir;
+}
+
+const fs::path& prompts_file() {
+  static const fs::path file = fs::path(PRECEPT_SOURCE_DIR) / "recipes" / "data" / "story_openings.jsonl";
+  return file;
+}
+
+// A recipe for the dog task; `extra` is appended (later keys of a section must not repeat).
+std::string recipe(const fs::path& out, int steps, const std::string& extra_algorithm = "",
+                   const std::string& extra = "") {
+  return "[run]\nname = \"test\"\noutput_dir = \"" + out.string() + "\"\nseed = 1\nsteps = " + std::to_string(steps) +
+         "\nthreads = 1\n\n[policy]\nmodel = \"" + stories_model().string() + "\"\n\n[data]\nprompts = \"" +
+         prompts_file().string() +
+         "\"\nchat = false\n\n[rollout]\nprompts_per_step = 4\ngroup_size = 8\nmax_new_tokens = 32\nslots = 32\n\n"
+         "[reward]\ntype = \"regex\"\nmust_match = ['\\b[Dd]ogs?\\b']\n\n[algorithm]\nkl = \"loss\"\nkl_coef = 0.05\n"
+         "micro_batch_size = 16\n" +
+         extra_algorithm + "\n[optim]\nlr = 5e-4\n\n[logging]\nsamples_every = 0\ntensorboard = false\n" + extra;
+}
+
+trainer::RunConfig config_from(const fs::path& dir, const std::string& text, std::vector<std::string> overrides = {}) {
+  fs::create_directories(dir);
+  precept::testing::write_all(dir / "recipe.toml", text);
+  return trainer::load_run_config((dir / "recipe.toml").string(), overrides);
+}
+
+std::map<std::string, at::Tensor> weights_of(const fs::path& model_dir) {
+  lm::CheckpointTensors tensors(model_dir);
+  std::map<std::string, at::Tensor> out;
+  for (const auto& name : tensors.names()) out[name] = tensors.tensor(name).clone();
+  return out;
+}
+
+}  // namespace
+
+TEST(TrainLearning, RuleRewardRisesFromBelowPointTwoToAbovePointEight) {
+  const fs::path dir = precept::testing::temp_dir("train_learning");
+  trainer::RunConfig config = config_from(dir, recipe(dir / "run", 20));
+  trainer::GrpoTrainer trainer(config, trainer::single_process_communicator());
+  std::vector<double> curve;
+  trainer.train([&](const trainer::StepSummary& summary) { curve.push_back(summary.metrics.at("reward/mean")); });
+  ASSERT_EQ(curve.size(), 20u);
+  std::cout << "[train] learning curve (mean reward per step):";
+  for (double r : curve) std::cout << " " << r;
+  std::cout << "\n";
+  EXPECT_LT(curve.front(), 0.2);
+  const double last = (curve[17] + curve[18] + curve[19]) / 3.0;
+  EXPECT_GT(last, 0.8) << "mean reward of steps 18-20";
+}
+
+// 2N steps straight and N steps + resume + N steps give the same parameters, bit for bit, with
+// every stateful part in play: several optimizer steps per step (old log-probs), a warmup and
+// cosine schedule, KL to the reference, shuffled data crossing an epoch.
+TEST(TrainResume, StraightAndResumedRunsAreBitwiseIdentical) {
+  const fs::path dir = precept::testing::temp_dir("train_resume");
+  const std::string algorithm = "epochs = 2\nmini_batches = 2\n";
+  const std::string extra = "\n[checkpoint]\nevery = 3\nkeep_last = 5\n";
+  auto cosine = [](std::string text) {
+    const std::string from = "lr = 5e-4\n";
+    return text.replace(text.find(from), from.size(), "lr = 5e-4\nschedule = \"cosine\"\nwarmup_steps = 2\nweight_decay = 0.01\n");
+  };
+  trainer::RunConfig straight_config = config_from(dir / "a", cosine(recipe(dir / "a" / "run", 6, algorithm, extra)));
+  {
+    trainer::GrpoTrainer straight(straight_config, trainer::single_process_communicator());
+    straight.train();
+  }
+  // The interrupted run: the same recipe, stopped after 3 steps with a checkpoint (as a run
+  // killed after its step-3 checkpoint would leave it).
+  trainer::RunConfig first_config = config_from(dir / "b", cosine(recipe(dir / "b" / "run", 6, algorithm, extra)));
+  {
+    trainer::GrpoTrainer first(first_config, trainer::single_process_communicator());
+    for (int i = 0; i < 3; ++i) first.step();
+    first.save_checkpoint();
+  }
+  trainer::RunConfig second_config = config_from(dir / "b", cosine(recipe(dir / "b" / "run", 6, algorithm, extra)));
+  {
+    trainer::GrpoTrainer second(second_config, trainer::single_process_communicator());
+    second.resume((dir / "b" / "run").string());
+    EXPECT_EQ(second.current_step(), 3);
+    second.train();
+  }
+  auto a = weights_of(dir / "a" / "run" / "checkpoints" / "step-00000006" / "model");
+  auto b = weights_of(dir / "b" / "run" / "checkpoints" / "step-00000006" / "model");
+  auto start = weights_of(stories_model());
+  ASSERT_EQ(a.size(), b.size());
+  int64_t changed = 0;
+  for (const auto& [name, tensor] : a) {
+    ASSERT_TRUE(b.count(name)) << name;
+    EXPECT_TRUE(at::equal(tensor, b.at(name))) << name << " differs after resuming";
+    if (start.count(name) && !at::equal(tensor, start.at(name))) ++changed;
+  }
+  EXPECT_GT(changed, 0) << "training changed nothing, so the comparison proves nothing";
+  // The optimizer state too.
+  auto state_a = trainer::load_checkpoint(dir / "a" / "run").optimizer;
+  auto state_b = trainer::load_checkpoint(dir / "b" / "run").optimizer;
+  ASSERT_EQ(state_a.size(), state_b.size());
+  for (const auto& [name, tensor] : state_a) EXPECT_TRUE(at::equal(tensor, state_b.at(name))) << name;
+  std::cout << "[train] resume: " << a.size() << " tensors bitwise equal after 6 steps straight vs 3 + resume + 3 ("
+            << changed << " changed by training)\n";
+}
+
+TEST(TrainFaults, NanStopsBeforeAnyCheckpointIsWritten) {
+  const fs::path dir = precept::testing::temp_dir("train_nan");
+  trainer::RunConfig config = config_from(dir, recipe(dir / "run", 4, "", "\n[checkpoint]\nevery = 1\n"), {"run.steps=2"});
+  {
+    trainer::GrpoTrainer trainer(config, trainer::single_process_communicator());
+    trainer.train();
+  }
+  const fs::path good = dir / "run" / "checkpoints" / "step-00000002";
+  ASSERT_TRUE(fs::exists(good / "model" / "model.safetensors"));
+  const std::string before = precept::testing::read_all(good / "model" / "model.safetensors");
+  // Resume into a policy whose weights turn to NaN: step 3 must stop, naming itself.
+  config = config_from(dir, recipe(dir / "run", 4, "", "\n[checkpoint]\nevery = 1\n"));
+  trainer::GrpoTrainer trainer(config, trainer::single_process_communicator());
+  trainer.resume((dir / "run").string());
+  {
+    torch::NoGradGuard no_grad;
+    trainer.policy().named_parameters()["model.layers.0.mlp.down_proj.weight"].fill_(std::nan(""));
+  }
+  std::string error;
+  try {
+    trainer.train();
+  } catch (const trainer::TrainingDiverged& diverged) {
+    error = diverged.what();
+  }
+  EXPECT_NE(error.find("step 3"), std::string::npos) << error;
+  EXPECT_NE(error.find("not finite"), std::string::npos) << error;
+  EXPECT_FALSE(fs::exists(dir / "run" / "checkpoints" / "step-00000003"));
+  EXPECT_EQ(precept::testing::read_all(good / "model" / "model.safetensors"), before);
+  EXPECT_EQ(trainer::load_checkpoint(dir / "run").dir.filename(), "step-00000002");
+}
+
+TEST(TrainCheckpoints, KeepsTheLastKAndLoadsInPrecept) {
+  const fs::path dir = precept::testing::temp_dir("train_keep");
+  trainer::RunConfig config = config_from(dir, recipe(dir / "run", 5, "", "\n[checkpoint]\nevery = 1\nkeep_last = 2\n"));
+  // A leftover of an interrupted write by another process is cleaned away.
+  fs::create_directories(dir / "run" / "checkpoints" / ".step-00000001.partial-999999");
+  trainer::GrpoTrainer trainer(config, trainer::single_process_communicator());
+  trainer.train();
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir / "run" / "checkpoints")) names.push_back(entry.path().filename());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"latest", "step-00000004", "step-00000005"}));
+  auto contents = trainer::load_checkpoint(dir / "run");
+  EXPECT_EQ(contents.state["step"], 5);
+  EXPECT_EQ(contents.state["data"]["epoch"], 2);  // 5 steps x 4 prompts over 8 prompts
+  lm::Transformer reloaded = lm::load_pretrained(contents.model_dir());
+  for (auto& item : trainer.policy().named_parameters()) {
+    EXPECT_TRUE(at::equal(item.value(), reloaded->named_parameters()[item.key()])) << item.key();
+  }
+}
+
+TEST(TrainConfig, ErrorsNameTheKeyFileAndLine) {
+  const fs::path dir = precept::testing::temp_dir("train_config");
+  const std::string good = recipe(dir / "run", 2);
+  auto error_of = [&](const std::string& text, std::vector<std::string> overrides = {}) {
+    return precept::testing::error_of([&] { config_from(dir, text, overrides); });
+  };
+  // An unknown key in [rollout], on the line it is written.
+  std::string typo = good;
+  typo.replace(typo.find("group_size = 8"), 14, "group_sise = 8");
+  std::string error = error_of(typo);
+  EXPECT_NE(error.find("recipe.toml:"), std::string::npos) << error;
+  EXPECT_NE(error.find("unknown key 'rollout.group_sise'"), std::string::npos) << error;
+  int line = 0;
+  {
+    std::istringstream lines(typo);
+    std::string text;
+    for (int n = 1; std::getline(lines, text); ++n) {
+      if (text.find("group_sise") != std::string::npos) line = n;
+    }
+  }
+  EXPECT_NE(error.find("recipe.toml:" + std::to_string(line)), std::string::npos) << error;
+  // A wrong type.
+  std::string wrong = good;
+  wrong.replace(wrong.find("max_new_tokens = 32"), 19, "max_new_tokens = \"32\"");
+  error = error_of(wrong);
+  EXPECT_NE(error.find("rollout.max_new_tokens must be an integer, not a string"), std::string::npos) << error;
+  // Overrides are checked like the file.
+  EXPECT_NE(error_of(good, {"optim.lrr=1"}).find("unknown key 'optim.lrr'"), std::string::npos);
+  EXPECT_NE(error_of(good, {"rollout.temperature=-1"}).find("rollout.temperature must be positive"), std::string::npos);
+  EXPECT_NE(error_of(good, {"algorithm.kl=maybe"}).find("algorithm.kl must be"), std::string::npos);
+  EXPECT_NE(error_of(good, {"algorithm.loss_agg=mean"}).find("token-mean"), std::string::npos);
+  EXPECT_NE(error_of(good, {"noequals"}).find("expected section.key=value"), std::string::npos);
+  auto overridden = config_from(dir, good, {"rollout.group_size=3", "run.name=renamed"});
+  EXPECT_EQ(overridden.rollout.group_size, 3);
+  EXPECT_NE(overridden.resolved.find("group_size = 3"), std::string::npos);
+  // Missing sections' required keys and syntax errors.
+  EXPECT_NE(error_of("[run]\nsteps = 1\n").find("policy.model is required"), std::string::npos);
+  EXPECT_NE(error_of("[run\n").find("TOML syntax error"), std::string::npos);
+  // A reward key the reward does not read is refused when the reward is built.
+  trainer::RunConfig config = config_from(dir, good, {"reward.must_mach=x"});
+  error = precept::testing::error_of([&] { trainer::GrpoTrainer trainer(config, trainer::single_process_communicator()); });
+  EXPECT_NE(error.find("unknown key 'must_mach'"), std::string::npos) << error;
+  EXPECT_NE(error.find("recipe.toml:"), std::string::npos) << error;
+  // A missing prompt file is named.
+  config = config_from(dir, good, {"data.prompts=/nonexistent/prompts.jsonl"});
+  error = precept::testing::error_of([&] { trainer::GrpoTrainer trainer(config, trainer::single_process_communicator()); });
+  EXPECT_NE(error.find("/nonexistent/prompts.jsonl"), std::string::npos) << error;
+  // Resuming where there is no checkpoint says so.
+  config = config_from(dir, good);
+  trainer::GrpoTrainer trainer(config, trainer::single_process_communicator());
+  error = precept::testing::error_of([&] { trainer.resume((dir / "nothing-here").string()); });
+  EXPECT_NE(error.find("nothing-here"), std::string::npos) << error;
+}
