@@ -235,7 +235,11 @@ void TomlSection::finish() const {
     std::string known;
     for (const auto& k : *used_) known += (known.empty() ? "" : ", ") + k;
     std::string out = key.source().path ? std::string(*key.source().path) : source_;
-    if (key.source().begin.line > 0) out += ":" + std::to_string(key.source().begin.line);
+    if (key.source().begin.line > 0) {
+      out += ":" + std::to_string(key.source().begin.line);
+    } else {
+      out += " (--set " + name(text) + ")";  // added by an override
+    }
     throw std::runtime_error(out + ": unknown key '" + name(text) + "'" +
                              (known.empty() ? "" : " (known in " + (path_.empty() ? std::string("the top level") : "[" + path_ + "]") + ": " + known + ")"));
   }
