@@ -145,10 +145,8 @@ GrpoTrainer::GrpoTrainer(RunConfig config, std::shared_ptr<Communicator> communi
   adam.beta2 = config_.optim.beta2;
   adam.eps = config_.optim.eps;
   adam.weight_decay = config_.optim.weight_decay;
-  optimizer_ = std::make_unique<AdamW>(adam);
-  for (auto& item : policy_->named_parameters()) {
-    optimizer_->add(item.key(), item.value(), uses_weight_decay(item.key()) ? config_.optim.weight_decay : 0.0);
-  }
+  optimizer_ = std::make_unique<DataParallelOptimizer>(*policy_, communicator_, adam, config_.distributed.zero1,
+                                                       config_.distributed.bucket_mb);
   schedule_.kind = parse_lr_schedule(config_.optim.schedule);
   schedule_.base_lr = config_.optim.lr;
   schedule_.warmup_steps = config_.optim.warmup_steps;
@@ -181,8 +179,9 @@ nlohmann::json GrpoTrainer::trainer_state() const {
 
 std::string GrpoTrainer::save_checkpoint() {
   std::string folder;
+  const auto optimizer_state = optimizer_->state();  // a collective under ZeRO-1: every rank takes part
   if (communicator_->is_main()) {
-    folder = checkpoints_->save(step_, *policy_, config_.policy.model, optimizer_->state(), trainer_state()).string();
+    folder = checkpoints_->save(step_, *policy_, config_.policy.model, optimizer_state, trainer_state()).string();
     if (metrics_) metrics_->sync();
   }
   communicator_->barrier();
@@ -391,11 +390,6 @@ Metrics GrpoTrainer::step() {
   // global number (group position * G + sample), so the mini-batches are the same sets
   // whatever the world size.
   const auto update_start = Clock::now();
-  std::vector<at::Tensor> grads;
-  for (auto& p : policy_->parameters()) {
-    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
-    grads.push_back(p.grad());
-  }
   double loss_sum = 0, tokens_total = 0, last_grad_norm = 0;
   std::map<std::string, double> stat_sums;
   for (int64_t epoch = 0; epoch < algorithm.epochs; ++epoch) {
@@ -428,7 +422,7 @@ Metrics GrpoTrainer::step() {
       normalizer.num_tokens = std::max(1.0, totals[0]);
       normalizer.num_sequences = std::max(1.0, totals[1]);
       normalizer.max_length = static_cast<double>(config_.rollout.max_new_tokens);
-      for (auto& g : grads) g.zero_();
+      optimizer_->zero_grad();
       double nonfinite_loss = 0;
       for (size_t start = 0; start < mine.size(); start += algorithm.micro_batch_size) {
         std::vector<int64_t> members;
@@ -471,26 +465,19 @@ Metrics GrpoTrainer::step() {
         }
       }
       // Gradients (and the loss check) summed over ranks; every rank then sees the same norm.
-      grads.push_back(at::full({1}, nonfinite_loss, grads.front().options()));
-      communicator_->all_reduce_sum(grads);
-      const double nonfinite_anywhere = grads.back().item<double>();
-      grads.pop_back();
-      const GradientNorm norm = config_.optim.max_grad_norm > 0 ? clip_gradient_norm(grads, config_.optim.max_grad_norm)
-                                                                : gradient_norm(grads);
-      if (nonfinite_anywhere > 0 || !norm.finite) {
-        std::string where;
-        if (!norm.finite && !norm.nonfinite_tensors.empty()) {
-          where = " (first in " + optimizer_->name(norm.nonfinite_tensors.front()) + ")";
-        }
-        throw TrainingDiverged("step " + std::to_string(step_ + 1) + ": " +
-                               (nonfinite_anywhere > 0 ? "the loss is not finite on " + std::to_string(int64_t(nonfinite_anywhere)) +
-                                                             " micro-batch(es)"
-                                                       : "the gradient norm is " + std::to_string(norm.value) + where) +
-                               "; stopping before the optimizer step, and no checkpoint of this step is written. Lower "
-                               "optim.lr, check the rewards, or resume from the last checkpoint.");
+      const DataParallelStep update = optimizer_->step(learning_rate(schedule_, optimizer_steps_),
+                                                       config_.optim.max_grad_norm, nonfinite_loss);
+      if (!update.finite) {
+        throw TrainingDiverged(
+            "step " + std::to_string(step_ + 1) + ": " +
+            (update.nonfinite_losses > 0
+                 ? "the loss is not finite on " + std::to_string(int64_t(update.nonfinite_losses)) + " micro-batch(es)"
+                 : "the gradient norm is " + std::to_string(update.grad_norm) +
+                       (update.first_nonfinite.empty() ? "" : " (first in " + update.first_nonfinite + ")")) +
+            "; stopping before the optimizer step, and no checkpoint of this step is written. Lower optim.lr, check "
+            "the rewards, or resume from the last checkpoint.");
       }
-      last_grad_norm = norm.value;
-      optimizer_->step(learning_rate(schedule_, optimizer_steps_));
+      last_grad_norm = update.grad_norm;
       ++optimizer_steps_;
     }
   }
@@ -570,6 +557,7 @@ Metrics GrpoTrainer::step() {
   metrics["throughput/generated_tokens"] = sums[4];
   metrics["throughput/tokens_per_s"] = sums[4] / std::max(1e-9, step_seconds);
   metrics["memory/peak_rss_gib"] = peak_rss_gib();
+  metrics["memory/optimizer_state_gib"] = optimizer_->memory().state_bytes_per_rank / double(1 << 30);
 
   if (metrics_) {
     metrics_->log(step_, wall_clock_seconds(), metrics);

@@ -15,6 +15,7 @@
 #include "trainer/checkpoint.h"
 #include "trainer/communicator.h"
 #include "trainer/config.h"
+#include "trainer/dist/data_parallel.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/metrics.h"
 #include "trainer/prompt_data.h"
@@ -77,7 +78,7 @@ class GrpoTrainer {
   std::unique_ptr<PromptSampler> sampler_;
   std::unique_ptr<rollout::Generator> generator_;
   std::unique_ptr<reward::Reward> reward_;
-  std::unique_ptr<AdamW> optimizer_;
+  std::unique_ptr<DataParallelOptimizer> optimizer_;
   LrSchedule schedule_;
   std::unique_ptr<MetricsLogger> metrics_;
   std::unique_ptr<CheckpointManager> checkpoints_;

@@ -11,6 +11,7 @@
 #include "trainer/grpo_trainer.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 namespace precept::apps {
@@ -29,6 +30,8 @@ double get(const trainer::Metrics& metrics, const std::string& name) {
 }
 
 }  // namespace
+
+int train_with(trainer::RunConfig config, std::shared_ptr<trainer::Communicator> communicator, const std::string& resume);
 
 int cmd_train(const std::vector<std::string>& args) {
   po::options_description options("options");
@@ -57,6 +60,20 @@ int cmd_train(const std::vector<std::string>& args) {
   if (nproc > 0) return trainer::dist::launch_local(nproc, args);
 
   auto communicator = trainer::dist::communicator_from_environment(config.distributed, config.run.device);
+  try {
+    return train_with(std::move(config), communicator, resume);
+  } catch (const std::exception& error) {
+    // Tell the other ranks why this one stops, so that their errors name it.
+    trainer::dist::report_failure(*communicator, error.what());
+    if (communicator->world_size() > 1) {
+      std::cerr << "precept train: error on rank " << communicator->rank() << ": " << error.what() << std::endl;
+      std::_Exit(1);  // do not wait in c10d's destructors for peers that may be gone
+    }
+    throw;
+  }
+}
+
+int train_with(trainer::RunConfig config, std::shared_ptr<trainer::Communicator> communicator, const std::string& resume) {
   const bool main = communicator->is_main();
   trainer::GrpoTrainer trainer(std::move(config), communicator);
   const auto& run = trainer.config();
@@ -89,6 +106,11 @@ int cmd_train(const std::vector<std::string>& args) {
     std::cerr << "[precept train] done. Metrics: " << run.run.output_dir << "/metrics.jsonl (TensorBoard: tensorboard --logdir "
               << run.run.output_dir << "), samples: " << run.run.output_dir << "/samples.jsonl, checkpoints: "
               << trainer.checkpoint_dir() << "\n";
+  }
+  if (communicator->world_size() > 1) {
+    communicator->barrier();
+    std::cout.flush();
+    std::_Exit(0);  // every rank is done; skip c10d's teardown
   }
   return 0;
 }
