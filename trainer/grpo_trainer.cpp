@@ -14,9 +14,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <thread>
 
 namespace precept::trainer {
 namespace fs = std::filesystem;
@@ -156,9 +158,27 @@ GrpoTrainer::GrpoTrainer(RunConfig config, std::shared_ptr<Communicator> communi
   if (communicator_->is_main()) {
     checkpoints_ = std::make_unique<CheckpointManager>(config_.run.output_dir, config_.checkpoint.keep_last);
   }
+  if (const char* fault = std::getenv("PRECEPT_FAULT")) {
+    const std::string text = fault;
+    const size_t at = text.find('@'), colon = text.find(':');
+    if (at == std::string::npos || colon == std::string::npos || colon < at) {
+      throw std::runtime_error("PRECEPT_FAULT='" + text + "': expected KIND@RANK:STEP");
+    }
+    fault_.kind = text.substr(0, at);
+    fault_.rank = std::stoi(text.substr(at + 1, colon - at - 1));
+    fault_.step = std::stoll(text.substr(colon + 1));
+  }
 }
 
 GrpoTrainer::~GrpoTrainer() = default;
+
+void GrpoTrainer::inject_fault(const char* where) {
+  if (fault_.rank != communicator_->rank() || fault_.step != step_ + 1) return;
+  const std::string at = std::string(where) + " of step " + std::to_string(step_ + 1);
+  if (fault_.kind == "throw" && std::string(where) == "start") throw std::runtime_error("injected fault (PRECEPT_FAULT) at " + at);
+  if (fault_.kind == "exit" && std::string(where) == "start") std::_Exit(3);
+  if (fault_.kind == "hang" && std::string(where) == "start") std::this_thread::sleep_for(std::chrono::hours(1));
+}
 
 std::string GrpoTrainer::checkpoint_dir() const { return (fs::path(config_.run.output_dir) / "checkpoints").string(); }
 
@@ -191,11 +211,12 @@ std::string GrpoTrainer::save_checkpoint() {
 void GrpoTrainer::resume(const std::string& path) {
   CheckpointContents checkpoint = load_checkpoint(path);
   const auto& state = checkpoint.state;
+  // Checkpoints hold the full per-parameter optimizer state (ZeRO-1 gathers its shards before
+  // saving), and the data order and random streams are global, so any world size may resume.
   const int64_t world = state.value("world_size", int64_t(1));
-  if (world != communicator_->world_size() && (config_.distributed.zero1 || state.value("zero1", false))) {
-    throw std::runtime_error(checkpoint.dir.string() + ": written by " + std::to_string(world) +
-                             " ranks with ZeRO-1 (optimizer state sharded per rank); resume it with the same world size, "
-                             "not " + std::to_string(communicator_->world_size()));
+  if (world != communicator_->world_size() && communicator_->is_main()) {
+    std::fprintf(stderr, "[precept train] resuming a %lld-rank checkpoint on %d rank(s)\n", static_cast<long long>(world),
+                 communicator_->world_size());
   }
   lm::load_weights(*policy_, checkpoint.model_dir());
   optimizer_->load_state(checkpoint.optimizer);
@@ -260,6 +281,7 @@ GrpoTrainer::Rollout GrpoTrainer::rollout(const std::vector<int64_t>& prompt_ind
 
 Metrics GrpoTrainer::step() {
   const auto step_start = Clock::now();
+  inject_fault("start");
   const int64_t G = config_.rollout.group_size, N = config_.rollout.prompts_per_step;
   const int64_t W = communicator_->world_size(), rank = communicator_->rank();
   const auto& algorithm = config_.algorithm;
@@ -454,6 +476,9 @@ Metrics GrpoTrainer::step() {
         }
         inputs.entropy = algorithm.loss.entropy_coef != 0.0 ? current.entropy : current.entropy.detach();
         PolicyLossResult result = policy_loss(inputs, algorithm.loss, normalizer);
+        if (fault_.kind == "nan" && fault_.rank == rank && fault_.step == step_ + 1) {
+          result.loss = result.loss * std::nan("");
+        }
         const double loss_value = result.loss.item<double>();
         if (!std::isfinite(loss_value)) nonfinite_loss += 1;
         result.loss.backward();
@@ -471,7 +496,8 @@ Metrics GrpoTrainer::step() {
         throw TrainingDiverged(
             "step " + std::to_string(step_ + 1) + ": " +
             (update.nonfinite_losses > 0
-                 ? "the loss is not finite on " + std::to_string(int64_t(update.nonfinite_losses)) + " micro-batch(es)"
+                 ? "the loss is not finite on " + std::to_string(int64_t(update.nonfinite_losses)) +
+                       " micro-batch(es) of rank(s) " + update.nonfinite_ranks
                  : "the gradient norm is " + std::to_string(update.grad_norm) +
                        (update.first_nonfinite.empty() ? "" : " (first in " + update.first_nonfinite + ")")) +
             "; stopping before the optimizer step, and no checkpoint of this step is written. Lower optim.lr, check "

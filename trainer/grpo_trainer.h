@@ -85,6 +85,14 @@ class GrpoTrainer {
   std::vector<int64_t> stop_ids_;
   int64_t step_ = 0;
   int64_t optimizer_steps_ = 0;
+  // Fault injection for the distributed fault tests only: PRECEPT_FAULT="KIND@RANK:STEP" with
+  // KIND throw (an exception), nan (a NaN loss), hang (sleeps), exit (the process dies).
+  struct Fault {
+    std::string kind;
+    int rank = -1;
+    int64_t step = -1;
+  } fault_;
+  void inject_fault(const char* where);
 };
 
 }  // namespace precept::trainer

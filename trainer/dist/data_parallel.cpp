@@ -126,13 +126,18 @@ void DataParallelOptimizer::zero_grad() {
 DataParallelStep DataParallelOptimizer::step(double lr, double max_grad_norm, double nonfinite_losses) {
   DataParallelStep result;
   Communicator& communicator = *impl_->communicator;
+  // Which ranks saw a non-finite loss: one slot per rank, summed.
+  std::vector<double> flags(communicator.world_size(), 0.0);
+  flags[communicator.rank()] = nonfinite_losses;
+  flags = all_reduce_scalars(communicator, flags);
+  for (size_t r = 0; r < flags.size(); ++r) {
+    result.nonfinite_losses += flags[r];
+    if (flags[r] > 0) result.nonfinite_ranks += (result.nonfinite_ranks.empty() ? "" : ", ") + std::to_string(r);
+  }
   if (!zero1_) {
     std::vector<at::Tensor> grads;
     for (auto& p : impl_->parameters) grads.push_back(p.tensor.grad());
-    grads.push_back(at::full({1}, nonfinite_losses, grads.front().options()));
     communicator.all_reduce_sum(grads);
-    result.nonfinite_losses = grads.back().item<double>();
-    grads.pop_back();
     const GradientNorm norm = gradient_norm(grads);
     result.grad_norm = norm.value;
     result.finite = norm.finite && result.nonfinite_losses == 0;
@@ -151,9 +156,8 @@ DataParallelStep DataParallelOptimizer::step(double lr, double max_grad_norm, do
   at::Tensor shard_grads = at::empty({impl_->shard}, impl_->flat_gradients.options());
   communicator.reduce_scatter_sum(shard_grads, impl_->flat_gradients);
   impl_->gradient_shard.copy_(shard_grads);
-  const auto sums = all_reduce_scalars(communicator, {impl_->gradient_shard.pow(2).sum().item<double>(), nonfinite_losses});
+  const auto sums = all_reduce_scalars(communicator, {impl_->gradient_shard.pow(2).sum().item<double>()});
   result.grad_norm = std::sqrt(sums[0]);
-  result.nonfinite_losses = sums[1];
   result.finite = std::isfinite(result.grad_norm) && result.nonfinite_losses == 0;
   if (!result.finite) {
     for (const auto& piece : impl_->pieces) {

@@ -25,6 +25,7 @@ struct DataParallelStep {
   double grad_norm = 0.0;  // global L2 norm before clipping
   bool finite = true;      // false: the norm or a rank's loss flag was not finite; nothing was updated
   double nonfinite_losses = 0.0;  // micro-batches whose loss was not finite, summed over ranks
+  std::string nonfinite_ranks;    // "1, 3": the ranks those micro-batches ran on
   std::string first_nonfinite;    // a parameter whose gradient was not finite, when known
 };
 

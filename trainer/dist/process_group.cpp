@@ -1,6 +1,7 @@
 #include "trainer/dist/process_group.h"
 
 #include <ATen/ATen.h>
+#include <c10/util/Logging.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -61,6 +62,9 @@ class C10dCommunicator final : public Communicator {
       : environment_(environment),
         timeout_(std::chrono::seconds(settings.timeout_seconds)),
         bucket_bytes_(settings.bucket_mb << 20) {
+    // c10d logs every retry and peer loss as a warning with a stack trace; precept reports
+    // these itself, naming the rank. PRECEPT_C10D_LOGS=1 keeps c10d's own logs.
+    if (!std::getenv("PRECEPT_C10D_LOGS")) FLAGS_caffe2_log_level = std::max(FLAGS_caffe2_log_level, 3);
     c10d::TCPStoreOptions options;
     options.port = static_cast<uint16_t>(environment.master_port);
     options.isServer = environment.rank == 0;
