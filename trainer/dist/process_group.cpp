@@ -118,56 +118,15 @@ class C10dCommunicator final : public Communicator {
   std::string backend() const override { return backend_name_; }
 
   void all_reduce_sum(std::vector<at::Tensor>& tensors) override {
-    // Flat buckets of at most bucket_bytes_, one dtype each; fp32 on Gloo as given.
-    size_t i = 0;
-    while (i < tensors.size()) {
-      std::vector<size_t> members;
-      int64_t bytes = 0;
-      const auto dtype = tensors[i].scalar_type();
-      while (i < tensors.size() && tensors[i].scalar_type() == dtype &&
-             (members.empty() || bytes + static_cast<int64_t>(tensors[i].nbytes()) <= bucket_bytes_)) {
-        bytes += static_cast<int64_t>(tensors[i].nbytes());
-        members.push_back(i++);
-      }
-      std::vector<at::Tensor> flat_parts;
-      for (size_t m : members) flat_parts.push_back(tensors[m].reshape({-1}));
-      at::Tensor flat = to_backend(at::cat(flat_parts));
-      std::vector<at::Tensor> buffer = {flat};
-      run("all_reduce", [&] { return backend_->allreduce(buffer); });
-      int64_t offset = 0;
-      for (size_t m : members) {
-        const int64_t n = tensors[m].numel();
-        tensors[m].copy_(flat.narrow(0, offset, n).view_as(tensors[m]));
-        offset += n;
-      }
-    }
+    in_buckets(tensors, [&](std::vector<at::Tensor>& buffer) { run("all_reduce", [&] { return backend_->allreduce(buffer); }); });
   }
 
   void broadcast(std::vector<at::Tensor>& tensors, int root) override {
-    size_t i = 0;
-    while (i < tensors.size()) {
-      std::vector<size_t> members;
-      int64_t bytes = 0;
-      const auto dtype = tensors[i].scalar_type();
-      while (i < tensors.size() && tensors[i].scalar_type() == dtype &&
-             (members.empty() || bytes + static_cast<int64_t>(tensors[i].nbytes()) <= bucket_bytes_)) {
-        bytes += static_cast<int64_t>(tensors[i].nbytes());
-        members.push_back(i++);
-      }
-      std::vector<at::Tensor> parts;
-      for (size_t m : members) parts.push_back(tensors[m].reshape({-1}));
-      at::Tensor flat = to_backend(at::cat(parts));
-      std::vector<at::Tensor> buffer = {flat};
-      c10d::BroadcastOptions options;
-      options.rootRank = root;
+    c10d::BroadcastOptions options;
+    options.rootRank = root;
+    in_buckets(tensors, [&](std::vector<at::Tensor>& buffer) {
       run("broadcast", [&] { return backend_->broadcast(buffer, options); });
-      int64_t offset = 0;
-      for (size_t m : members) {
-        const int64_t n = tensors[m].numel();
-        tensors[m].copy_(flat.narrow(0, offset, n).view_as(tensors[m]));
-        offset += n;
-      }
-    }
+    });
   }
 
   void all_gather(at::Tensor& output, const at::Tensor& input) override {
@@ -214,6 +173,33 @@ class C10dCommunicator final : public Communicator {
   static std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
   static std::string local_address() { return "127.0.0.1"; }
+
+  // Runs `collective` on flat buckets of at most bucket_bytes_ (one dtype each), copying the
+  // results back into the tensors.
+  template <class F>
+  void in_buckets(std::vector<at::Tensor>& tensors, F&& collective) {
+    size_t i = 0;
+    while (i < tensors.size()) {
+      std::vector<size_t> members;
+      int64_t bytes = 0;
+      const auto dtype = tensors[i].scalar_type();
+      while (i < tensors.size() && tensors[i].scalar_type() == dtype &&
+             (members.empty() || bytes + static_cast<int64_t>(tensors[i].nbytes()) <= bucket_bytes_)) {
+        bytes += static_cast<int64_t>(tensors[i].nbytes());
+        members.push_back(i++);
+      }
+      std::vector<at::Tensor> parts;
+      for (size_t m : members) parts.push_back(tensors[m].reshape({-1}));
+      std::vector<at::Tensor> buffer = {to_backend(at::cat(parts))};
+      collective(buffer);
+      int64_t offset = 0;
+      for (size_t m : members) {
+        const int64_t n = tensors[m].numel();
+        tensors[m].copy_(buffer[0].narrow(0, offset, n).view_as(tensors[m]));
+        offset += n;
+      }
+    }
+  }
 
   at::Tensor to_backend(const at::Tensor& tensor) const {
     return tensor.device() == device_ ? tensor.contiguous() : tensor.to(device_).contiguous();
