@@ -25,13 +25,6 @@ JudgeOverflow parse_judge_overflow(const std::string& name) {
 
 namespace {
 
-uint64_t mix(uint64_t a, uint64_t b) {
-  uint64_t x = a ^ (b + 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2));
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 void validate_settings(const JudgeSettings& settings) {
   if (settings.principle.find_first_not_of(" \t\r\n") == std::string::npos) {
     throw std::invalid_argument("judge: the principle is empty");
@@ -102,7 +95,8 @@ std::vector<JudgeCall> RewardAnythingJudge::plan_calls(const Group& group, size_
     request.principle = settings_.principle;
     request.prompt = group.prompt;
     for (size_t i : members) request.responses.push_back({names[i], group.responses[i]});
-    const uint64_t mask_seed = settings_.mask_seed ? *settings_.mask_seed : mix(mix(settings_.seed, group.seed), members[0]);
+    const uint64_t mask_seed = settings_.mask_seed ? *settings_.mask_seed
+                                                   : rollout::mix_seed(rollout::mix_seed(settings_.seed, group.seed), members[0]);
     JudgeCall call;
     call.group = group_index;
     call.members = members;
@@ -152,7 +146,9 @@ std::vector<GroupScores> RewardAnythingJudge::score_batch(const std::vector<Grou
   for (int64_t attempt = 0; attempt <= settings_.max_retries && !pending.empty(); ++attempt) {
     std::vector<rollout::GenerationRequest> requests;
     for (size_t c : pending) {
-      const uint64_t seed = mix(mix(mix(settings_.seed, groups[calls[c].group].seed), calls[c].members[0]), attempt + 1);
+      const uint64_t call_seed =
+          rollout::mix_seed(rollout::mix_seed(settings_.seed, groups[calls[c].group].seed), calls[c].members[0]);
+      const uint64_t seed = rollout::mix_seed(call_seed, attempt + 1);
       requests.push_back({ids[c], 1, seed});
     }
     auto completions = generator_->generate(requests, params, progress_);

@@ -40,13 +40,6 @@ constexpr int64_t kAttendBucket = 64;
 
 int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
-uint64_t mix_seed(uint64_t seed, uint64_t index) {
-  uint64_t x = seed ^ (index * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull);
-  x = (x ^ (x >> 33)) * 0xff51afd7ed558ccdull;
-  x = (x ^ (x >> 33)) * 0xc4ceb9fe1a85ec53ull;
-  return x ^ (x >> 33);
-}
-
 }  // namespace
 
 Generator::Generator(lm::TransformerImpl& model, GeneratorConfig config, const lm::Tokenizer* tokenizer)

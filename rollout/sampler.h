@@ -43,6 +43,14 @@ Sampled sample_tokens(const at::Tensor& logits, const SamplerSettings& settings,
 // give the same numbers.
 at::Tensor stream_uniform(const at::Tensor& stream_keys, const at::Tensor& counters);
 
+// splitmix64's output function of x + golden ratio: a bijective 64-bit mix, the step of the
+// splitmix64 generator.
+uint64_t splitmix64(uint64_t x);
+
+// A seed derived from a seed and an index (a step, a prompt's position, a request number):
+// the one derivation every layer uses, so that streams never collide by accident.
+uint64_t mix_seed(uint64_t seed, uint64_t index);
+
 // Two 32-bit keys for the stream of sample `sample` of a request seeded with `seed`
 // (splitmix64 mixing on the host).
 std::pair<int64_t, int64_t> stream_keys_for(uint64_t seed, uint64_t sample);

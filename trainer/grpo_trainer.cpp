@@ -243,7 +243,8 @@ GrpoTrainer::Rollout GrpoTrainer::rollout(const std::vector<int64_t>& prompt_ind
     const int64_t position = first_position + static_cast<int64_t>(i);
     out.prompt_index.push_back(prompt_indices[i]);
     out.position.push_back(position);
-    const uint64_t seed = mix_seed(mix_seed(config_.run.seed, static_cast<uint64_t>(step_ + 1)), static_cast<uint64_t>(position));
+    const uint64_t seed =
+        rollout::mix_seed(rollout::mix_seed(config_.run.seed, static_cast<uint64_t>(step_ + 1)), static_cast<uint64_t>(position));
     requests.push_back({(*data_)[prompt_indices[i]].ids, G, seed});
   }
   rollout::SamplingParams params;
@@ -270,8 +271,8 @@ GrpoTrainer::Rollout GrpoTrainer::rollout(const std::vector<int64_t>& prompt_ind
     group.prompt = example.judge_text;
     group.record = example.prompt.record.is_null() ? nlohmann::json::object() : example.prompt.record;
     group.responses.assign(out.texts.begin() + i * G, out.texts.begin() + (i + 1) * G);
-    group.seed = mix_seed(mix_seed(config_.run.seed ^ 0x72657761ull, static_cast<uint64_t>(step_ + 1)),
-                          static_cast<uint64_t>(out.position[i]));
+    group.seed = rollout::mix_seed(rollout::mix_seed(config_.run.seed ^ 0x72657761ull, static_cast<uint64_t>(step_ + 1)),
+                                   static_cast<uint64_t>(out.position[i]));
     groups.push_back(std::move(group));
   }
   out.scores = reward_->score_batch(groups);
@@ -417,8 +418,8 @@ Metrics GrpoTrainer::step() {
   for (int64_t epoch = 0; epoch < algorithm.epochs; ++epoch) {
     std::vector<int64_t> order(N * G);
     if (algorithm.mini_batches > 1) {
-      order = seeded_permutation(N * G, mix_seed(mix_seed(config_.run.seed ^ 0x6d696e69ull, static_cast<uint64_t>(step_ + 1)),
-                                                 static_cast<uint64_t>(epoch)));
+      const uint64_t step_seed = rollout::mix_seed(config_.run.seed ^ 0x6d696e69ull, static_cast<uint64_t>(step_ + 1));
+      order = seeded_permutation(N * G, rollout::mix_seed(step_seed, static_cast<uint64_t>(epoch)));
     } else {
       std::iota(order.begin(), order.end(), 0);
     }

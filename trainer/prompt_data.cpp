@@ -1,26 +1,19 @@
 #include "trainer/prompt_data.h"
 
+#include "rollout/sampler.h"
+
 #include <stdexcept>
 
 namespace precept::trainer {
-
-uint64_t mix_seed(uint64_t a, uint64_t b) {
-  uint64_t x = a ^ (b * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull + (a << 6) + (a >> 2));
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed) {
   std::vector<int64_t> order(n);
   for (int64_t i = 0; i < n; ++i) order[i] = i;
   uint64_t state = seed;
-  auto next = [&state] {
+  auto next = [&state] {  // the splitmix64 generator
+    const uint64_t out = rollout::splitmix64(state);
     state += 0x9e3779b97f4a7c15ull;
-    uint64_t z = state;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return out;
   };
   for (int64_t i = n - 1; i > 0; --i) {
     const uint64_t bound = static_cast<uint64_t>(i + 1);
@@ -82,7 +75,7 @@ PromptSampler::PromptSampler(size_t dataset_size, uint64_t seed, bool shuffle)
 
 void PromptSampler::build_order() {
   if (shuffle_) {
-    order_ = seeded_permutation(static_cast<int64_t>(size_), mix_seed(seed_, static_cast<uint64_t>(position_.epoch)));
+    order_ = seeded_permutation(static_cast<int64_t>(size_), rollout::mix_seed(seed_, static_cast<uint64_t>(position_.epoch)));
   } else {
     order_.resize(size_);
     for (size_t i = 0; i < size_; ++i) order_[i] = static_cast<int64_t>(i);

@@ -70,6 +70,5 @@ class PromptSampler {
 // A permutation of 0..n-1 from a seed, the same on every platform (splitmix64 + Fisher-Yates
 // with rejection sampling; std::shuffle's distributions are implementation-defined).
 std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed);
-uint64_t mix_seed(uint64_t a, uint64_t b);
 
 }  // namespace precept::trainer
