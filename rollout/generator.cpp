@@ -154,9 +154,8 @@ std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>
 
   // A single decoding row on CPU is a matrix-vector product with the [V, C] output weight, which
   // MKL runs about 2x faster against a [C, V] copy (bench/generate_bench.py, batch 1). The copy
-  // is refreshed per call because a policy's weights change between calls.
+  // is made at the first such step of a call (a policy's weights change between calls).
   at::Tensor single_row_output;
-  if (device.is_cpu()) single_row_output = model_.output_weight().t().contiguous();
 
   const auto start = std::chrono::steady_clock::now();
   int64_t done = 0, tokens_generated = 0, finished_tokens = 0;
@@ -311,8 +310,11 @@ std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>
     view.attend_length = std::min(max_length, round_up(furthest + 1, kAttendBucket));
     at::Tensor hidden = model_.forward_cached(device_token.narrow(0, 0, B).unsqueeze(1),
                                               device_position.narrow(0, 0, B).unsqueeze(1), {}, view);  // [B, 1, C]
-    at::Tensor logits = B == 1 && single_row_output.defined() ? at::mm(hidden.view({1, -1}), single_row_output)
-                                                              : model_.logits(hidden.squeeze(1));  // [B, V]
+    if (B == 1 && device.is_cpu() && !single_row_output.defined()) {
+      single_row_output = model_.output_weight().t().contiguous();
+    }
+    at::Tensor logits = B == 1 && device.is_cpu() ? at::mm(hidden.view({1, -1}), single_row_output)
+                                                  : model_.logits(hidden.squeeze(1));  // [B, V]
     Sampled next = sample_tokens(logits, params.sampler, device_keys.narrow(0, 0, B), device_counter.narrow(0, 0, B));
     at::Tensor running = device_running.narrow(0, 0, B);
     device_token.narrow(0, 0, B).copy_(next.tokens);
