@@ -213,11 +213,7 @@ int cmd_judge(const std::vector<std::string>& args) {
 
   if (values["print-prompt"].as<bool>()) {
     for (size_t g = 0; g < groups.size(); ++g) {
-      if (principles[g] != settings.principle) {
-        reward::JudgeSettings own = settings;
-        own.principle = principles[g];
-        judge = reward::RewardAnythingJudge::load(model_dir, own, generator, load);
-      }
+      judge->set_principle(principles[g]);
       for (const auto& call : judge->plan_calls(groups[g], g)) std::cout << call.prompt.text;
     }
     return 0;
@@ -236,11 +232,7 @@ int cmd_judge(const std::vector<std::string>& args) {
   while (begin < groups.size()) {
     size_t end = begin;
     while (end < groups.size() && principles[end] == principles[begin]) ++end;
-    if (principles[begin] != judge->settings().principle) {
-      reward::JudgeSettings own = settings;
-      own.principle = principles[begin];
-      judge = reward::RewardAnythingJudge::load(model_dir, own, generator, load);
-    }
+    judge->set_principle(principles[begin]);
     const int64_t batch_done = done, total = static_cast<int64_t>(groups.size());
     judge->set_progress([&](const rollout::GenerationProgress& p) {
       line.update(batch_done, total, p.tokens_generated, "tok", p.seconds, p.eta_seconds,
