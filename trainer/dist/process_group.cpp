@@ -86,9 +86,7 @@ class C10dCommunicator final : public Communicator {
     backend_name_ = backend;
     if (backend == "gloo") {
       auto gloo_options = c10d::ProcessGroupGloo::Options::create(timeout_);
-      const std::string host = std::getenv("GLOO_SOCKET_IFNAME") ? "" : local_address();
-      gloo_options->devices.push_back(host.empty() ? c10d::ProcessGroupGloo::createDefaultDevice()
-                                                   : c10d::ProcessGroupGloo::createDeviceForHostname(host));
+      gloo_options->devices.push_back(gloo_device(environment.master_addr));
       backend_ = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo/", store_),
                                                               environment.rank, environment.world_size, gloo_options);
     } else if (backend == "nccl") {
@@ -172,7 +170,19 @@ class C10dCommunicator final : public Communicator {
  private:
   static std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
-  static std::string local_address() { return "127.0.0.1"; }
+  // The network device Gloo binds, chosen as torch.distributed chooses it: the interface named by
+  // GLOO_SOCKET_IFNAME (the first of a comma list), else this host's address. A run whose
+  // rendezvous is on the loopback address is local, so it binds the loopback too.
+  static std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master_addr) {
+    if (const char* names = std::getenv("GLOO_SOCKET_IFNAME"); names && *names) {
+      const std::string list = names;
+      return c10d::ProcessGroupGloo::createDeviceForInterface(list.substr(0, list.find(',')));
+    }
+    if (master_addr == "localhost" || master_addr.rfind("127.", 0) == 0 || master_addr == "::1") {
+      return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
+    }
+    return c10d::ProcessGroupGloo::createDefaultDevice();
+  }
 
   // Runs `collective` on flat buckets of at most bucket_bytes_ (one dtype each), copying the
   // results back into the tensors.
