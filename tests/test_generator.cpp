@@ -277,6 +277,18 @@ TEST(GeneratorLimits, RefusesWhatDoesNotFitBeforeAnyWork) {
 
 namespace {
 
+// [count, 2] stream keys of samples 0, 1, ... of a request seeded with `seed`, cycling through
+// `samples` distinct streams (count when 0).
+at::Tensor stream_keys(uint64_t seed, int64_t count, int64_t samples = 0) {
+  std::vector<int64_t> key_data;
+  for (int64_t i = 0; i < count; ++i) {
+    auto keys = rollout::stream_keys_for(seed, samples > 0 ? i % samples : i);
+    key_data.push_back(keys.first);
+    key_data.push_back(keys.second);
+  }
+  return at::tensor(key_data, at::kLong).view({count, 2});
+}
+
 // Expected probabilities after temperature, top-k, top-p and min-p, by the textbook definition.
 std::vector<double> truncated_distribution(const std::vector<double>& logits, const rollout::SamplerSettings& s) {
   const size_t V = logits.size();
@@ -305,13 +317,7 @@ TEST(Sampler, DrawsMatchTheTruncatedDistribution) {
   const std::vector<double> logits = {2.0, 1.5, 1.2, 0.3, 0.0, -0.5, -1.0, -3.0};
   const int64_t draws = 40000, V = static_cast<int64_t>(logits.size());
   at::Tensor batch = at::tensor(logits, at::kDouble).to(at::kFloat).unsqueeze(0).expand({draws, V}).contiguous();
-  std::vector<int64_t> key_data;
-  for (int64_t i = 0; i < draws; ++i) {
-    auto keys = rollout::stream_keys_for(12345, i);
-    key_data.push_back(keys.first);
-    key_data.push_back(keys.second);
-  }
-  at::Tensor keys = at::tensor(key_data, at::kLong).view({draws, 2});
+  at::Tensor keys = stream_keys(12345, draws);
   std::vector<rollout::SamplerSettings> settings = {
       {1.0, 0, 1.0, 0.0}, {0.7, 0, 0.8, 0.0}, {1.3, 0, 0.6, 0.0}, {1.0, 3, 1.0, 0.0}, {1.0, 5, 0.9, 0.0}, {1.0, 0, 1.0, 0.2}};
   for (const auto& setting : settings) {
@@ -350,13 +356,7 @@ TEST(Sampler, DrawsMatchTheTruncatedDistribution) {
 // or falls back to the full sort (they do not); both must keep exactly the truncated set.
 TEST(Sampler, LargeVocabularyTopPKeepsExactlyTheNucleus) {
   const int64_t V = 4096, draws = 8000;
-  std::vector<int64_t> key_data;
-  for (int64_t i = 0; i < draws; ++i) {
-    auto keys = rollout::stream_keys_for(77, i);
-    key_data.push_back(keys.first);
-    key_data.push_back(keys.second);
-  }
-  at::Tensor keys = at::tensor(key_data, at::kLong).view({draws, 2});
+  at::Tensor keys = stream_keys(77, draws);
   at::Tensor counters = at::zeros({draws}, at::kLong);
   auto generator = at::make_generator<at::CPUGeneratorImpl>(3);
   for (bool peaked : {true, false}) {
@@ -392,14 +392,8 @@ TEST(Sampler, LargeVocabularyTopPKeepsExactlyTheNucleus) {
 
 TEST(Sampler, UniformStreamsAreUniformAndDistinct) {
   const int64_t n = 100000;
-  std::vector<int64_t> key_data;
-  for (int64_t i = 0; i < n; ++i) {
-    auto keys = rollout::stream_keys_for(7, i % 100);
-    key_data.push_back(keys.first);
-    key_data.push_back(keys.second);
-  }
   at::Tensor counters = at::arange(n, at::kLong).floor_divide(100);
-  at::Tensor u = rollout::stream_uniform(at::tensor(key_data, at::kLong).view({n, 2}), counters);
+  at::Tensor u = rollout::stream_uniform(stream_keys(7, n, 100), counters);
   EXPECT_GT(u.min().item<double>(), 0.0);
   EXPECT_LT(u.max().item<double>(), 1.0);
   EXPECT_NEAR(u.mean().item<double>(), 0.5, 0.005);

@@ -139,8 +139,7 @@ GrpoTrainer::GrpoTrainer(RunConfig config, std::shared_ptr<Communicator> communi
   generator_ = std::make_unique<rollout::Generator>(*policy_, generator, tokenizer_.get());
   stop_ids_ = rollout::default_stop_ids(config_.policy.model, policy_->config(), tokenizer_.get());
 
-  reward_ = make_reward(config_.reward, RewardContext{config_.run.device == "cuda" ? device_.str() : config_.run.device,
-                                                      config_.run.seed, config_.policy.model});
+  reward_ = make_reward(config_.reward, RewardContext{device_.str(), config_.run.seed, config_.policy.model});
 
   AdamWOptions adam;
   adam.beta1 = config_.optim.beta1;

@@ -86,7 +86,6 @@ int train_with(trainer::RunConfig config, std::shared_ptr<trainer::Communicator>
               << " prompts x " << run.rollout.group_size << " responses per step, " << communicator->world_size()
               << " rank(s) (" << communicator->backend() << "), output in " << run.run.output_dir << "\n";
   }
-  ProgressLine line("train");
   trainer.train([&](const trainer::StepSummary& summary) {
     if (!main) return;
     const auto& m = summary.metrics;
@@ -101,7 +100,6 @@ int train_with(trainer::RunConfig config, std::shared_ptr<trainer::Communicator>
                  format_duration(summary.eta_seconds).c_str(),
                  summary.checkpoint.empty() ? "" : (" | checkpoint " + summary.checkpoint).c_str());
   });
-  (void)line;
   if (main) {
     std::cerr << "[precept train] done. Metrics: " << run.run.output_dir << "/metrics.jsonl (TensorBoard: tensorboard --logdir "
               << run.run.output_dir << "), samples: " << run.run.output_dir << "/samples.jsonl, checkpoints: "
