@@ -2,7 +2,7 @@
 // bench/tokenizer_bench.py, which runs Hugging Face `tokenizers` on the same text and
 // prints the ratio. Usage: bench_tokenizer MODEL_DIR CORPUS.jsonl [repeats]
 // The corpus holds one JSON string per line. Prints one JSON object with the figures.
-#include "lm/tokenizer.h"
+#include "text/tokenizer.h"
 
 #include <nlohmann/json.hpp>
 
@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    auto tokenizer = precept::lm::load_tokenizer(argv[1]);
+    auto tokenizer = precept::text::load_tokenizer(argv[1]);
     const int repeats = argc > 3 ? std::stoi(argv[3]) : 3;
     std::vector<std::string> documents;
     std::ifstream in(argv[2]);

@@ -2,6 +2,7 @@
 // run.c (legacy) and export.py (version 1); every size is checked against the header before
 // a weight is read.
 #include "lm/llama2c.h"
+#include "core/files.h"
 
 #include <ATen/ATen.h>
 
@@ -270,9 +271,7 @@ Llama2cVocab read_llama2c_tokenizer(const fs::path& path) {
     throw std::runtime_error("llama2.c tokenizer " + path.string() + ": " + what);
   };
   if (!fs::is_regular_file(path)) fail_tokenizer("does not exist or is not a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail_tokenizer("cannot open");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = core::read_file(path);
 
   Llama2cVocab vocab;
   size_t offset = 0;
@@ -306,7 +305,7 @@ Llama2cVocab read_llama2c_tokenizer(const fs::path& path) {
   return vocab;
 }
 
-std::vector<SentencePieceEntry> llama2c_sentencepiece_pieces(const Llama2cVocab& vocab, const fs::path& where) {
+std::vector<text::SentencePieceEntry> llama2c_sentencepiece_pieces(const Llama2cVocab& vocab, const fs::path& where) {
   const std::string space_symbol = "\xE2\x96\x81";  // "▁"
   const char* expected_specials[] = {"<unk>", "\n<s>\n", "\n</s>\n"};
   for (size_t id = 0; id < 3; ++id) {
@@ -317,21 +316,21 @@ std::vector<SentencePieceEntry> llama2c_sentencepiece_pieces(const Llama2cVocab&
                                (vocab.pieces.size() <= id ? std::string("nothing") : json(vocab.pieces[id]).dump()));
     }
   }
-  std::vector<SentencePieceEntry> pieces;
+  std::vector<text::SentencePieceEntry> pieces;
   pieces.reserve(vocab.pieces.size());
   for (size_t id = 0; id < vocab.pieces.size(); ++id) {
     const std::string& text = vocab.pieces[id];
-    SentencePieceEntry entry;
+    text::SentencePieceEntry entry;
     entry.score = vocab.scores[id];
     if (id == 0) {
       entry.piece = "<unk>";
-      entry.type = SentencePieceType::kUnknown;
+      entry.type = text::SentencePieceType::kUnknown;
     } else if (id == 1 || id == 2) {
       entry.piece = id == 1 ? "<s>" : "</s>";
-      entry.type = SentencePieceType::kControl;
+      entry.type = text::SentencePieceType::kControl;
     } else if (text.size() == 6 && text.compare(0, 3, "<0x") == 0 && text[5] == '>') {
       entry.piece = text;
-      entry.type = SentencePieceType::kByte;
+      entry.type = text::SentencePieceType::kByte;
     } else {
       for (char ch : text) {
         if (ch == ' ') {
@@ -357,17 +356,14 @@ void convert_llama2c(const fs::path& checkpoint_path, const fs::path& tokenizer_
   }
   std::string sentencepiece_model;
   try {
-    sentencepiece_model = serialize_sentencepiece_bpe_model(llama2c_sentencepiece_pieces(vocab, tokenizer_path));
+    sentencepiece_model = text::serialize_sentencepiece_bpe_model(llama2c_sentencepiece_pieces(vocab, tokenizer_path));
   } catch (const std::runtime_error& error) {
     throw std::runtime_error("llama2.c tokenizer " + tokenizer_path.string() + ": " + error.what());
   }
 
   fs::create_directories(out_dir);
   auto write_text = [&](const std::string& name, const std::string& text) {
-    const fs::path path = out_dir / name;
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) throw std::runtime_error("cannot write " + path.string());
+    core::replace_file_atomically(out_dir / name, text);
   };
   write_checkpoint_tensors(out_dir, llama2c_to_hf_tensors(checkpoint), kMaxShardBytes);
   write_text("config.json", llama2c_hf_config(checkpoint.config).dump(2) + "\n");

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "lm/safetensors.h"
-#include "lm/sentencepiece_tokenizer.h"
+#include "text/sentencepiece_tokenizer.h"
 
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
@@ -87,7 +87,7 @@ Llama2cVocab read_llama2c_tokenizer(const std::filesystem::path& path);
 // The SentencePiece pieces of a llama2.c vocabulary: ' ' back to "▁", "<unk>" UNKNOWN,
 // "\n<s>\n" / "\n</s>\n" the CONTROL pieces "<s>" / "</s>", "<0xNN>" BYTE, the rest NORMAL.
 // Ids 0, 1, 2 must be <unk>, BOS, EOS (run.c hard-codes BOS = 1, EOS = 2).
-std::vector<SentencePieceEntry> llama2c_sentencepiece_pieces(const Llama2cVocab& vocab,
+std::vector<text::SentencePieceEntry> llama2c_sentencepiece_pieces(const Llama2cVocab& vocab,
                                                               const std::filesystem::path& where);
 
 // Writes out_dir/{config.json, generation_config.json, model.safetensors, tokenizer.model,

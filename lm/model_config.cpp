@@ -1,4 +1,5 @@
 #include "lm/model_config.h"
+#include "core/files.h"
 
 #include <fstream>
 #include <set>
@@ -237,15 +238,8 @@ ModelConfig config_from_json(const json& config, const std::string& source) {
 
 ModelConfig load_config(const fs::path& dir_or_file) {
   const fs::path path = dir_or_file.extension() == ".json" ? dir_or_file : dir_or_file / "config.json";
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path.string() + ": cannot open (is this a Hugging Face model directory?)");
-  json parsed;
-  try {
-    parsed = json::parse(in);
-  } catch (const json::exception& error) {
-    throw std::runtime_error(path.string() + ": not valid JSON: " + error.what());
-  }
-  return config_from_json(parsed, path.string());
+  if (!fs::exists(path)) throw std::runtime_error(path.string() + ": cannot open (is this a Hugging Face model directory?)");
+  return config_from_json(core::read_json_file(path), path.string());
 }
 
 namespace {

@@ -1,4 +1,5 @@
 #include "lm/pretrained.h"
+#include "core/files.h"
 
 #include "lm/safetensors.h"
 
@@ -27,17 +28,7 @@ const char* kPassThroughFiles[] = {"tokenizer.json",        "tokenizer_config.js
                                    "special_tokens_map.json", "vocab.json",           "merges.txt",
                                    "added_tokens.json",     "generation_config.json", "chat_template.jinja"};
 
-void write_text(const fs::path& path, const std::string& text) {
-  fs::path temporary = path;
-  temporary += ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + temporary.string());
-    out << text;
-    if (!out) throw std::runtime_error("write failed for " + temporary.string());
-  }
-  fs::rename(temporary, path);
-}
+void write_text(const fs::path& path, const std::string& text) { core::replace_file_atomically(path, text); }
 
 }  // namespace
 
@@ -87,6 +78,58 @@ Transformer load_pretrained(const fs::path& dir, const LoadOptions& options) {
   load_weights(*model, dir);
   model->eval();
   return model;
+}
+
+std::vector<int64_t> stop_ids_of(const fs::path& dir, const ModelConfig& config, const text::Tokenizer* tokenizer) {
+  const fs::path path = dir / "generation_config.json";
+  if (fs::exists(path)) {
+    const json generation = core::read_json_file(path);
+    if (generation.contains("eos_token_id") && !generation["eos_token_id"].is_null()) {
+      const auto& eos = generation["eos_token_id"];
+      std::vector<int64_t> ids;
+      if (eos.is_array()) {
+        for (const auto& id : eos) {
+          if (!id.is_number_integer()) throw std::runtime_error(path.string() + ": eos_token_id must hold integers");
+          ids.push_back(id.get<int64_t>());
+        }
+      } else if (eos.is_number_integer()) {
+        ids.push_back(eos.get<int64_t>());
+      } else {
+        throw std::runtime_error(path.string() + ": eos_token_id must be an integer or a list of integers");
+      }
+      return ids;
+    }
+  }
+  if (!config.eos_token_ids.empty()) return config.eos_token_ids;
+  if (tokenizer) {
+    if (auto eos = tokenizer->eos_id()) return {*eos};
+  }
+  return {};
+}
+
+const text::ChatTemplate& Pretrained::require_chat_template(const std::string& needed_by) const {
+  if (!chat_template) throw std::runtime_error(dir.string() + ": " + needed_by + " needs the chat template: " + chat_template_problem);
+  return *chat_template;
+}
+
+Pretrained open_pretrained(const fs::path& dir, const OpenOptions& options) {
+  Pretrained out;
+  out.dir = dir;
+  if (options.weights) {
+    out.model = load_pretrained(dir, options.load);
+    out.config = out.model->config();
+  } else if (fs::exists(dir / "config.json")) {
+    out.config = load_config(dir);
+  }
+  out.tokenizer = text::load_tokenizer(dir);
+  try {
+    out.chat_template = text::ChatTemplate::from_model_dir(dir, options.chat_template);
+  } catch (const std::exception& error) {
+    out.chat_template_problem = error.what();
+  }
+  out.stop_ids = stop_ids_of(dir, out.config, out.tokenizer.get());
+  out.context_length = std::min<int64_t>(out.config.max_position_embeddings, options.max_context);
+  return out;
 }
 
 std::vector<std::pair<std::string, at::Tensor>> state_dict_for_save(TransformerImpl& model) {

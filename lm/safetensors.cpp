@@ -2,6 +2,7 @@
 // header {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}, then the
 // data section. Every offset is checked against the file before a byte is touched.
 #include "lm/safetensors.h"
+#include "core/files.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -175,13 +176,7 @@ CheckpointTensors::CheckpointTensors(const fs::path& dir) {
   const fs::path index = dir / "model.safetensors.index.json";
   std::map<std::string, std::string> listed;  // name -> shard, from the index
   if (fs::exists(index)) {
-    std::ifstream in(index);
-    json parsed;
-    try {
-      parsed = json::parse(in);
-    } catch (const json::exception& error) {
-      throw std::runtime_error(index.string() + ": not valid JSON: " + error.what());
-    }
+    const json parsed = core::read_json_file(index);
     if (!parsed.contains("weight_map") || !parsed["weight_map"].is_object()) {
       throw std::runtime_error(index.string() + ": has no \"weight_map\" object");
     }
@@ -242,22 +237,6 @@ std::string CheckpointTensors::file_of(const std::string& name) const {
   return found == where_.end() ? std::string() : files_[found->second]->path().string();
 }
 
-namespace {
-// Writes bytes to `path` through a temporary sibling, then renames: a crash never leaves a
-// half-written file under the final name.
-void write_atomically(const fs::path& path, const std::function<void(std::ofstream&)>& body) {
-  fs::path temporary = path;
-  temporary += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + temporary.string());
-    body(out);
-    out.flush();
-    if (!out) throw std::runtime_error("write failed for " + temporary.string() + " (disk full?)");
-  }
-  fs::rename(temporary, path);
-}
-}  // namespace
 
 void write_safetensors(const fs::path& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata) {
@@ -278,7 +257,7 @@ void write_safetensors(const fs::path& path, const NamedTensors& tensors,
   }
   std::string header_text = header.dump();
   header_text.append((8 - header_text.size() % 8) % 8, ' ');  // align the data section to 8 bytes
-  write_atomically(path, [&](std::ofstream& out) {
+  core::replace_file_atomically(path, [&](std::ostream& out) {
     uint64_t size = header_text.size();
     unsigned char length[8];
     for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>((size >> (8 * i)) & 0xff);
@@ -326,7 +305,7 @@ void write_checkpoint_tensors(const fs::path& dir, const NamedTensors& tensors, 
     for (const auto& named : shards[k]) weight_map[named.first] = shard_name(k);
   }
   json index = {{"metadata", {{"total_size", total_bytes}}}, {"weight_map", weight_map}};
-  write_atomically(dir / "model.safetensors.index.json", [&](std::ofstream& out) { out << index.dump(2) << "\n"; });
+  core::replace_file_atomically(dir / "model.safetensors.index.json", [&](std::ostream& out) { out << index.dump(2) << "\n"; });
 }
 
 }  // namespace precept::lm

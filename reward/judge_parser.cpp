@@ -3,8 +3,8 @@
 // its regular expressions' exact effect (Python's \s, one left-to-right pass per substitution).
 #include "reward/judge_parser.h"
 
-#include "lm/jinja_value.h"  // jinja::python_strip, jinja::is_python_space: Python's str.strip and \s
-#include "lm/unicode.h"
+#include "core/python_strings.h"
+#include "core/utf8.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -26,13 +26,13 @@ bool has_at(std::string_view text, size_t pos, std::string_view prefix) {
   return text.compare(pos, prefix.size(), prefix) == 0;
 }
 
-std::string python_strip(std::string_view text) { return lm::jinja::python_strip(text, std::nullopt, true, true); }
+using core::python_strip;
 
 // The position after the Python whitespace (\s of a str pattern) that starts at pos.
 size_t skip_python_space(std::string_view text, size_t pos) {
   while (pos < text.size()) {
     size_t next = pos;
-    if (!lm::jinja::is_python_space(lm::unicode::decode_next(text, next))) break;
+    if (!core::is_python_space(core::utf8::decode_next(text, next))) break;
     pos = next;
   }
   return pos;
@@ -257,7 +257,7 @@ class JudgmentReader {
 
     for (const auto& [name, score] : judgment_.scores)
       if (score < 1.0 || score > 5.0)
-        judgment_.problems.push_back("the score of '" + name + "' is " + lm::jinja::float_repr(score) +
+        judgment_.problems.push_back("the score of '" + name + "' is " + core::float_repr(score) +
                                      ", outside 1..5");
 
     if (!judgment_.ranking.empty()) {
@@ -336,7 +336,7 @@ class JudgmentReader {
 
 Judgment parse(std::string_view output, const ShownResponses* names) {
   Judgment judgment;
-  const std::string text = lm::unicode::to_valid_utf8(output);
+  const std::string text = core::utf8::to_valid_utf8(output);
   if (text.size() != output.size() || text != output)
     judgment.problems.push_back("the output is not valid UTF-8; invalid bytes were replaced by U+FFFD");
 

@@ -1,8 +1,9 @@
 // Building the judge's input; see judge_prompt.h.
 #include "reward/judge_prompt.h"
+#include "core/files.h"
 
-#include "lm/unicode.h"
-#include "reward/python_json.h"
+#include "text/unicode.h"
+#include "core/python_strings.h"
 
 #include <nlohmann/json.hpp>
 
@@ -46,14 +47,14 @@ std::string judge_user_json(const std::string& principle, const std::string& pro
   user["principle"] = principle;
   user["prompt"] = prompt;
   user["responses"] = std::move(responses);
-  return python_json_dumps(user);
+  return core::python_json_dumps(user);
 }
 
-std::vector<lm::ChatMessage> judge_messages(const std::string& system_prompt, const std::string& user_json) {
+std::vector<text::ChatMessage> judge_messages(const std::string& system_prompt, const std::string& user_json) {
   return {{"system", system_prompt, std::nullopt}, {"user", user_json, std::nullopt}};
 }
 
-JudgePromptBuilder::JudgePromptBuilder(lm::ChatTemplate chat_template, std::string system_prompt,
+JudgePromptBuilder::JudgePromptBuilder(text::ChatTemplate chat_template, std::string system_prompt,
                                        JudgePromptOptions options)
     : chat_template_(std::move(chat_template)), system_prompt_(std::move(system_prompt)), options_(options) {
   if (system_prompt_.empty()) throw std::invalid_argument("JudgePromptBuilder: the judge system prompt is empty");
@@ -73,14 +74,14 @@ JudgePrompt JudgePromptBuilder::build(const JudgeRequest& request, uint64_t mask
 }
 
 std::string load_judge_system_prompt(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw std::runtime_error("judge system prompt file " + file.string() + " does not exist or cannot be read");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw std::runtime_error("judge system prompt file " + file.string() + ": read error");
+  if (!std::filesystem::is_regular_file(file)) {
+    throw std::runtime_error("judge system prompt file " + file.string() + " does not exist or cannot be read");
+  }
+  const std::string text = core::read_file(file);
   if (text.find_first_not_of(" \t\r\n") == std::string::npos)
     throw std::runtime_error("judge system prompt file " + file.string() +
                              " is empty; it should hold the judge's system prompt text");
-  if (!lm::unicode::is_valid_utf8(text))
+  if (!text::unicode::is_valid_utf8(text))
     throw std::runtime_error("judge system prompt file " + file.string() + " is not valid UTF-8");
   return text;
 }

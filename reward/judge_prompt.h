@@ -12,7 +12,7 @@
 // for the same output format (configs/judge/default_system_prompt.txt holds the same bytes).
 #pragma once
 
-#include "lm/chat_template.h"
+#include "text/chat_template.h"
 #include "reward/masking.h"
 
 #include <cstddef>
@@ -48,13 +48,13 @@ std::string judge_user_json(const std::string& principle, const std::string& pro
                             const std::vector<NamedResponse>& shown_responses);
 
 // [{"system": system_prompt}, {"user": user_json}]
-std::vector<lm::ChatMessage> judge_messages(const std::string& system_prompt, const std::string& user_json);
+std::vector<text::ChatMessage> judge_messages(const std::string& system_prompt, const std::string& user_json);
 
 class JudgePromptBuilder {
  public:
-  // chat_template: the judge model's (lm::ChatTemplate::from_model_dir). system_prompt: the
+  // chat_template: the judge model's (text::ChatTemplate::from_model_dir). system_prompt: the
   // exact text, e.g. from load_judge_system_prompt(); must not be empty.
-  JudgePromptBuilder(lm::ChatTemplate chat_template, std::string system_prompt, JudgePromptOptions options = {});
+  JudgePromptBuilder(text::ChatTemplate chat_template, std::string system_prompt, JudgePromptOptions options = {});
 
   // The prompt for one request, masked with options().mask_seed (when masking).
   // Throws std::invalid_argument for no responses or two responses with the same name.
@@ -66,7 +66,7 @@ class JudgePromptBuilder {
   const JudgePromptOptions& options() const { return options_; }
 
  private:
-  lm::ChatTemplate chat_template_;
+  text::ChatTemplate chat_template_;
   std::string system_prompt_;
   JudgePromptOptions options_;
 };

@@ -1,5 +1,6 @@
 // Principles from TOML files (toml++); see principle.h.
 #include "reward/principle.h"
+#include "core/files.h"
 
 #include <toml++/toml.h>
 
@@ -90,10 +91,10 @@ Principle parse_principle(std::string_view toml_text, const std::string& source)
 }
 
 Principle load_principle(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw std::runtime_error("principle file " + file.string() + " does not exist or cannot be read");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return parse_principle(text, file.string());
+  if (!std::filesystem::is_regular_file(file)) {
+    throw std::runtime_error("principle file " + file.string() + " does not exist or cannot be read");
+  }
+  return parse_principle(core::read_file(file), file.string());
 }
 
 }  // namespace precept::reward

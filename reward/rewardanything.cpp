@@ -23,6 +23,12 @@ JudgeOverflow parse_judge_overflow(const std::string& name) {
   throw std::invalid_argument("judge overflow policy '" + name + "' is not one of: split, error");
 }
 
+std::string judge_fallback_name(JudgeFallback fallback) {
+  return fallback == JudgeFallback::group_mean ? "group_mean" : "constant";
+}
+
+std::string judge_overflow_name(JudgeOverflow overflow) { return overflow == JudgeOverflow::split ? "split" : "error"; }
+
 namespace {
 
 void validate_settings(const JudgeSettings& settings) {
@@ -38,8 +44,8 @@ void validate_settings(const JudgeSettings& settings) {
 
 }  // namespace
 
-RewardAnythingJudge::RewardAnythingJudge(lm::Transformer model, std::unique_ptr<lm::Tokenizer> tokenizer,
-                                         lm::ChatTemplate chat, std::vector<int64_t> stop_ids, JudgeSettings settings,
+RewardAnythingJudge::RewardAnythingJudge(lm::Transformer model, std::unique_ptr<text::Tokenizer> tokenizer,
+                                         text::ChatTemplate chat, std::vector<int64_t> stop_ids, JudgeSettings settings,
                                          rollout::GeneratorConfig generator)
     : model_(std::move(model)),
       tokenizer_(std::move(tokenizer)),
@@ -67,14 +73,14 @@ void RewardAnythingJudge::set_principle(const std::string& principle) {
 
 std::unique_ptr<RewardAnythingJudge> RewardAnythingJudge::load(const std::string& model_dir, JudgeSettings settings,
                                                                rollout::GeneratorConfig generator, lm::LoadOptions load) {
-  lm::Transformer model = lm::load_pretrained(model_dir, load);
-  model->eval();
-  auto tokenizer = lm::load_tokenizer(model_dir);
-  lm::ChatTemplate chat = lm::ChatTemplate::from_model_dir(model_dir);
-  std::vector<int64_t> stop_ids = rollout::default_stop_ids(model_dir, model->config(), tokenizer.get());
-  if (generator.max_length == 0) generator.max_length = std::min<int64_t>(model->config().max_position_embeddings, 16384);
-  return std::make_unique<RewardAnythingJudge>(std::move(model), std::move(tokenizer), std::move(chat),
-                                               std::move(stop_ids), std::move(settings), generator);
+  lm::OpenOptions options;
+  options.load = load;
+  lm::Pretrained judge = lm::open_pretrained(model_dir, options);
+  judge.model->eval();
+  text::ChatTemplate chat = judge.require_chat_template("the RewardAnything judge");
+  if (generator.max_length == 0) generator.max_length = judge.context_length;
+  return std::make_unique<RewardAnythingJudge>(std::move(judge.model), std::move(judge.tokenizer), std::move(chat),
+                                               std::move(judge.stop_ids), std::move(settings), generator);
 }
 
 std::vector<int64_t> RewardAnythingJudge::encode(const std::string& text) const {
@@ -103,7 +109,7 @@ std::vector<JudgeCall> RewardAnythingJudge::plan_calls(const Group& group, size_
     request.prompt = group.prompt;
     for (size_t i : members) request.responses.push_back({names[i], group.responses[i]});
     const uint64_t mask_seed = settings_.mask_seed ? *settings_.mask_seed
-                                                   : rollout::mix_seed(rollout::mix_seed(settings_.seed, group.seed), members[0]);
+                                                   : core::mix_seed(core::mix_seed(settings_.seed, group.seed), members[0]);
     JudgeCall call;
     call.group = group_index;
     call.members = members;
@@ -154,8 +160,8 @@ std::vector<GroupScores> RewardAnythingJudge::score_batch(const std::vector<Grou
     std::vector<rollout::GenerationRequest> requests;
     for (size_t c : pending) {
       const uint64_t call_seed =
-          rollout::mix_seed(rollout::mix_seed(settings_.seed, groups[calls[c].group].seed), calls[c].members[0]);
-      const uint64_t seed = rollout::mix_seed(call_seed, attempt + 1);
+          core::mix_seed(core::mix_seed(settings_.seed, groups[calls[c].group].seed), calls[c].members[0]);
+      const uint64_t seed = core::mix_seed(call_seed, attempt + 1);
       requests.push_back({ids[c], 1, seed});
     }
     auto completions = generator_->generate(requests, params, progress_);

@@ -6,9 +6,9 @@
 // they are counted, never fatal. Not a server, and not the judge's trainer.
 #pragma once
 
-#include "lm/chat_template.h"
+#include "text/chat_template.h"
 #include "lm/pretrained.h"
-#include "lm/tokenizer.h"
+#include "text/tokenizer.h"
 #include "lm/transformer.h"
 #include "reward/judge_parser.h"
 #include "reward/judge_prompt.h"
@@ -28,12 +28,14 @@ enum class JudgeFallback {
   constant,    // JudgeSettings::fallback_value
 };
 JudgeFallback parse_judge_fallback(const std::string& name);  // "group_mean" | "constant"
+std::string judge_fallback_name(JudgeFallback fallback);
 
 enum class JudgeOverflow {
   split,  // a call whose prompt does not fit the judge's context is split into smaller lists
   error,  // ... or refused with an error naming the group
 };
 JudgeOverflow parse_judge_overflow(const std::string& name);  // "split" | "error"
+std::string judge_overflow_name(JudgeOverflow overflow);
 
 struct JudgeSettings {
   std::string principle;      // the principle text (required)
@@ -44,7 +46,7 @@ struct JudgeSettings {
   std::optional<uint64_t> mask_seed;
   bool enable_thinking = true;
   // Upstream's local-inference defaults: temperature 0.1, top-p 0.9, up to 4096 new tokens.
-  rollout::SamplerSettings sampler{0.1, 0, 0.9, 0.0};
+  rollout::SamplerSettings sampler{.temperature = 0.1, .top_k = 0, .top_p = 0.9, .min_p = 0.0};
   int64_t max_new_tokens = 4096;
   int64_t max_responses_per_call = 8;  // larger groups are split into balanced sub-lists
   ListwiseMode conversion = ListwiseMode::kScoreRankTiebreak;
@@ -70,7 +72,7 @@ struct JudgeCall {
 
 class RewardAnythingJudge : public Reward {
  public:
-  RewardAnythingJudge(lm::Transformer model, std::unique_ptr<lm::Tokenizer> tokenizer, lm::ChatTemplate chat,
+  RewardAnythingJudge(lm::Transformer model, std::unique_ptr<text::Tokenizer> tokenizer, text::ChatTemplate chat,
                       std::vector<int64_t> stop_ids, JudgeSettings settings, rollout::GeneratorConfig generator);
   ~RewardAnythingJudge() override;
 
@@ -100,7 +102,7 @@ class RewardAnythingJudge : public Reward {
   std::vector<int64_t> encode(const std::string& text) const;
 
   lm::Transformer model_;
-  std::unique_ptr<lm::Tokenizer> tokenizer_;
+  std::unique_ptr<text::Tokenizer> tokenizer_;
   JudgePromptBuilder builder_;
   std::vector<int64_t> stop_ids_;
   JudgeSettings settings_;

@@ -1,8 +1,8 @@
 // Rule rewards: see rule_rewards.h and docs/rewards.md.
 #include "reward/rule_rewards.h"
 
-#include "lm/tokenizer.h"
-#include "lm/unicode.h"
+#include "text/tokenizer.h"
+#include "text/unicode.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -16,7 +16,7 @@
 #include <stdexcept>
 
 namespace precept::reward {
-namespace unicode = lm::unicode;
+namespace unicode = text::unicode;
 using json = nlohmann::json;
 
 namespace {
@@ -94,7 +94,7 @@ double length_band_reward(double length, const LengthRewardConfig& config) {
   return 1.0;
 }
 
-LengthReward::LengthReward(LengthRewardConfig config, std::shared_ptr<const lm::Tokenizer> tokenizer)
+LengthReward::LengthReward(LengthRewardConfig config, std::shared_ptr<const text::Tokenizer> tokenizer)
     : config_(std::move(config)), tokenizer_(std::move(tokenizer)) {
   const std::string where = "length reward '" + config_.name + "'";
   const auto finite_non_negative = [&](double value, const char* key) {

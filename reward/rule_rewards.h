@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-namespace precept::lm {
+namespace precept::text {
 class Tokenizer;
 }
 
@@ -52,14 +52,14 @@ class LengthReward : public Reward {
  public:
   // `tokenizer` is needed (and used) only for LengthUnit::tokens: encode(response, false).size().
   // Throws on min < 0, max < min, max == 0, negative fall-offs, or tokens without a tokenizer.
-  explicit LengthReward(LengthRewardConfig config, std::shared_ptr<const lm::Tokenizer> tokenizer = nullptr);
+  explicit LengthReward(LengthRewardConfig config, std::shared_ptr<const text::Tokenizer> tokenizer = nullptr);
   std::string name() const override { return config_.name; }
   GroupScores score(const Group& group) override;
   int64_t length_of(const std::string& response) const;  // in config.unit
 
  private:
   LengthRewardConfig config_;
-  std::shared_ptr<const lm::Tokenizer> tokenizer_;
+  std::shared_ptr<const text::Tokenizer> tokenizer_;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 #include "reward/scalar_reward_model.h"
 
 #include "lm/pretrained.h"
-#include "lm/unicode.h"
+#include "text/unicode.h"
 
 #include <ATen/ATen.h>
 
@@ -29,12 +29,14 @@ void check_reward_head(const lm::ModelConfig& config, const std::string& source)
   }
 }
 
-lm::Transformer load_reward_model(const ScalarRewardModelConfig& config) {
+// The head is checked before any weight is read.
+lm::Pretrained open_reward_model(const ScalarRewardModelConfig& config) {
   check_reward_head(lm::load_config(config.model_dir), (config.model_dir / "config.json").string());
-  lm::LoadOptions options;
-  options.dtype = config.dtype;
-  options.device = config.device;
-  return lm::load_pretrained(config.model_dir, options);
+  lm::OpenOptions options;
+  options.load.dtype = config.dtype;
+  options.load.device = config.device;
+  options.chat_template = config.chat_template;
+  return lm::open_pretrained(config.model_dir, options);
 }
 
 }  // namespace
@@ -91,18 +93,18 @@ at::Tensor classify_sequences(lm::TransformerImpl& model, const std::vector<std:
   return out;
 }
 
-// Members are initialised in declaration order, so the head is checked before the tokenizer
-// and the template are read.
-ScalarRewardModel::ScalarRewardModel(ScalarRewardModelConfig config)
-    : model_(load_reward_model(config)),
-      tokenizer_(lm::load_tokenizer(config.model_dir)),
-      chat_(lm::ChatTemplate::from_model_dir(config.model_dir, config.chat_template)),
+ScalarRewardModel::ScalarRewardModel(ScalarRewardModelConfig config) : ScalarRewardModel(open_reward_model(config), config) {}
+
+ScalarRewardModel::ScalarRewardModel(lm::Pretrained pretrained, ScalarRewardModelConfig config)
+    : model_(std::move(pretrained.model)),
+      tokenizer_(std::move(pretrained.tokenizer)),
+      chat_(pretrained.require_chat_template("the reward model")),
       config_(std::move(config)) {
   check_model();
 }
 
-ScalarRewardModel::ScalarRewardModel(lm::Transformer model, std::shared_ptr<const lm::Tokenizer> tokenizer,
-                                     lm::ChatTemplate chat, ScalarRewardModelConfig config)
+ScalarRewardModel::ScalarRewardModel(lm::Transformer model, std::shared_ptr<const text::Tokenizer> tokenizer,
+                                     text::ChatTemplate chat, ScalarRewardModelConfig config)
     : model_(std::move(model)), tokenizer_(std::move(tokenizer)), chat_(std::move(chat)), config_(std::move(config)) {
   check_model();
 }
@@ -126,10 +128,10 @@ void ScalarRewardModel::check_model() {
 }
 
 std::string ScalarRewardModel::render(const std::string& prompt, const std::string& response) const {
-  std::vector<lm::ChatMessage> messages;
+  std::vector<text::ChatMessage> messages;
   if (!config_.system_prompt.empty()) messages.push_back({"system", config_.system_prompt, std::nullopt});
-  messages.push_back({"user", lm::unicode::to_valid_utf8(prompt), std::nullopt});
-  messages.push_back({"assistant", lm::unicode::to_valid_utf8(response), std::nullopt});
+  messages.push_back({"user", text::unicode::to_valid_utf8(prompt), std::nullopt});
+  messages.push_back({"assistant", text::unicode::to_valid_utf8(response), std::nullopt});
   return chat_.render(messages, /*add_generation_prompt=*/false, config_.enable_thinking);
 }
 

@@ -6,8 +6,9 @@
 // trained here. Used by the trainer and the command line through reward::Reward.
 #pragma once
 
-#include "lm/chat_template.h"
-#include "lm/tokenizer.h"
+#include "lm/pretrained.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
 #include "lm/transformer.h"
 #include "reward/reward.h"
 
@@ -54,8 +55,10 @@ class ScalarRewardModel : public Reward {
   // plain (prompt, response) probe.
   explicit ScalarRewardModel(ScalarRewardModelConfig config);
   // From parts already loaded (the same checks on the model).
-  ScalarRewardModel(lm::Transformer model, std::shared_ptr<const lm::Tokenizer> tokenizer, lm::ChatTemplate chat,
+  ScalarRewardModel(lm::Transformer model, std::shared_ptr<const text::Tokenizer> tokenizer, text::ChatTemplate chat,
                     ScalarRewardModelConfig config);
+  // From an opened directory (lm::open_pretrained); its template must be there.
+  ScalarRewardModel(lm::Pretrained pretrained, ScalarRewardModelConfig config);
 
   std::string name() const override { return config_.name; }
   // One reward per response: logit[0] of the pair. A pair whose template rendering fails or that
@@ -77,8 +80,8 @@ class ScalarRewardModel : public Reward {
  private:
   void check_model();  // the checks both constructors make; sets max_tokens_
   lm::Transformer model_;
-  std::shared_ptr<const lm::Tokenizer> tokenizer_;
-  lm::ChatTemplate chat_;
+  std::shared_ptr<const text::Tokenizer> tokenizer_;
+  text::ChatTemplate chat_;
   ScalarRewardModelConfig config_;
   int64_t max_tokens_ = 0;
 };

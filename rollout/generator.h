@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace precept::lm {
+namespace precept::text {
 class Tokenizer;
 }
 
@@ -79,7 +79,7 @@ class Generator {
  public:
   // Throws before allocating anything when the cache and work buffers would not fit the budget.
   // `tokenizer` is needed only for stop strings and may be null otherwise.
-  Generator(lm::TransformerImpl& model, GeneratorConfig config, const lm::Tokenizer* tokenizer = nullptr);
+  Generator(lm::TransformerImpl& model, GeneratorConfig config, const text::Tokenizer* tokenizer = nullptr);
   ~Generator();
 
   // Completions ordered by (request, sample). Every request is checked (length, stop strings)
@@ -96,18 +96,13 @@ class Generator {
  private:
   lm::TransformerImpl& model_;
   GeneratorConfig config_;
-  const lm::Tokenizer* tokenizer_;
+  const text::Tokenizer* tokenizer_;
   MemoryPlan plan_;
   std::unique_ptr<KvCache> cache_;
 };
 
 // The text of a completion: its tokens decoded (special tokens skipped when asked), cut before
 // the stop string when one matched.
-std::string completion_text(const lm::Tokenizer& tokenizer, const Completion& completion, bool skip_special = true);
-
-// Stop ids from a checkpoint directory: generation_config.json's eos_token_id (an int or a
-// list), else config.json's, else the tokenizer's EOS. Empty when none is known.
-std::vector<int64_t> default_stop_ids(const std::string& model_dir, const lm::ModelConfig& config,
-                                      const lm::Tokenizer* tokenizer);
+std::string completion_text(const text::Tokenizer& tokenizer, const Completion& completion, bool skip_special = true);
 
 }  // namespace precept::rollout

@@ -9,6 +9,8 @@
 // as, the trainer's "old" log-probs.
 #pragma once
 
+#include "core/random_streams.h"
+
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -43,13 +45,9 @@ Sampled sample_tokens(const at::Tensor& logits, const SamplerSettings& settings,
 // give the same numbers.
 at::Tensor stream_uniform(const at::Tensor& stream_keys, const at::Tensor& counters);
 
-// splitmix64's output function of x + golden ratio: a bijective 64-bit mix, the step of the
-// splitmix64 generator.
-uint64_t splitmix64(uint64_t x);
-
-// A seed derived from a seed and an index (a step, a prompt's position, a request number):
-// the one derivation every layer uses, so that streams never collide by accident.
-uint64_t mix_seed(uint64_t seed, uint64_t index);
+// The seed mixers (splitmix64, mix_seed) are core/random_streams.h, used here under these names.
+using core::mix_seed;
+using core::splitmix64;
 
 // Two 32-bit keys for the stream of sample `sample` of a request seeded with `seed`
 // (splitmix64 mixing on the host).

@@ -32,6 +32,8 @@ parser.add_argument("--fixtures")
 args = parser.parse_args()
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+# The fault-injection build of the command line (tests/support/fault_hooks.cpp), beside precept.
+fault_binary = os.path.join(os.path.dirname(os.path.abspath(args.precept)), "precept_fault")
 failures = 0
 
 
@@ -69,9 +71,9 @@ with tempfile.TemporaryDirectory() as work:
             "--set", "run.threads=1", "--set", "algorithm.micro_batch_size=32", "--set", "checkpoint.every=1",
             "--set", "distributed.timeout_seconds=20", "--set", "logging.samples_every=0"]
 
-    def train(name, extra=(), launcher=(), env=None, timeout=300):
+    def train(name, extra=(), launcher=(), env=None, timeout=300, binary=None):
         out = os.path.join(work, name)
-        command = list(launcher) + [args.precept] + base + ["--set", f"run.output_dir={out}"] + list(extra)
+        command = list(launcher) + [binary or args.precept] + base + ["--set", f"run.output_dir={out}"] + list(extra)
         return out, run(command, env=env, timeout=timeout)
 
     # ---- equivalence -------------------------------------------------------------------------
@@ -115,7 +117,7 @@ with tempfile.TemporaryDirectory() as work:
                                 ("hang@1:2", "Rank(s) 1 did not reach this collective within the timeout",
                                  "a rank that hangs")]:
         out, result = train("fault-" + kind.split("@")[0], ["--nproc", "2", "--set", "distributed.timeout_seconds=8"],
-                            env={"PRECEPT_FAULT": kind}, timeout=240)
+                            env={"PRECEPT_FAULT": kind}, timeout=240, binary=fault_binary)
         rank0 = [line for line in result.stderr.splitlines() if "error on rank 0" in line]
         check(result.returncode != 0 and rank0 and expect in rank0[0],
               f"{label}: rank 0 stops with an error naming rank 1 ({result.seconds:.0f} s): "

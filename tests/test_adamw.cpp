@@ -2,8 +2,8 @@
 // hand, state export and import continuing bit for bit, skipped tensors, non-finite norms
 // reported, Hugging Face's no-decay names on a real Qwen3 layout, schedule values and errors.
 // The bit-for-bit comparison with torch.optim.AdamW and transformers is in test_grpo_fixtures.cpp.
-#include "trainer/adamw.h"
-#include "trainer/lr_schedule.h"
+#include "trainer/optim/adamw.h"
+#include "trainer/optim/lr_schedule.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>

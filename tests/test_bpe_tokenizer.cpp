@@ -5,13 +5,13 @@
 // known ids; load_tokenizer's choice of files; errors for missing or malformed files; invalid
 // UTF-8 and very long inputs; concurrent encoding. HardStrings compares with Hugging Face on the
 // corpus of tests/check_bpe_vs_hf.py, which runs it (skipped otherwise).
-#include "lm/bpe_files.h"
-#include "lm/bpe_pretokenizer.h"
-#include "lm/bpe_tokenizer.h"
-#include "lm/sentencepiece_tokenizer.h"
-#include "lm/tiktoken.h"
-#include "lm/tokenizer.h"
-#include "lm/unicode.h"
+#include "text/bpe_files.h"
+#include "text/bpe_pretokenizer.h"
+#include "text/bpe_tokenizer.h"
+#include "text/sentencepiece_tokenizer.h"
+#include "text/tiktoken.h"
+#include "text/tokenizer.h"
+#include "text/unicode.h"
 
 #include "tests/test_util.h"
 
@@ -31,6 +31,7 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace precept::lm;
+using namespace precept::text;
 using namespace precept::testing;
 using Ids = std::vector<int64_t>;
 

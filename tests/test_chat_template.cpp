@@ -4,8 +4,8 @@
 // ChatTemplateFixtures.* compare every template x conversation and a list of Jinja snippets
 // byte-for-byte with transformers; tests/check_chat_templates.py writes their expected bytes
 // and runs them (they skip without PRECEPT_CHAT_FIXTURES).
-#include "lm/chat_template.h"
-#include "lm/jinja.h"
+#include "text/chat_template.h"
+#include "text/jinja/jinja.h"
 
 #include "tests/test_util.h"
 
@@ -21,6 +21,7 @@
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 using namespace precept::lm;
+using namespace precept::text;
 using namespace precept::testing;
 
 namespace {

@@ -5,7 +5,7 @@
 #include "lm/llama2c.h"
 #include "lm/pretrained.h"
 #include "lm/safetensors.h"
-#include "lm/tokenizer.h"
+#include "text/tokenizer.h"
 #include "rollout/generator.h"
 #include "rollout/sampler.h"
 #include "test_util.h"
@@ -177,7 +177,7 @@ TEST(GeneratorStops, StopTokenAndStopStringAndLength) {
   const fs::path dir = precept::testing::temp_dir("generator_stops");
   lm::convert_llama2c(assets / "stories260K.bin", assets / "tok512.bin", dir);
   lm::Transformer model = lm::load_pretrained(dir);
-  auto tokenizer = lm::load_tokenizer(dir);
+  auto tokenizer = text::load_tokenizer(dir);
   rollout::GeneratorConfig config;
   config.max_slots = 2;
   config.max_length = 512;
@@ -225,7 +225,7 @@ TEST(GeneratorStories260K, PromptContinuationsEqualLlama2c) {
   const fs::path assets = fs::path(PRECEPT_SHARED_DIR) / "assets" / "stories260K";
   const fs::path dir = precept::testing::temp_dir("generator_prompts");
   lm::convert_llama2c(assets / "stories260K.bin", assets / "tok512.bin", dir / "model");
-  auto tokenizer = lm::load_tokenizer(dir / "model");
+  auto tokenizer = text::load_tokenizer(dir / "model");
   auto cases = nlohmann::json::parse(
       precept::testing::read_all(fs::path(PRECEPT_SOURCE_DIR) / "tests/fixtures/llama2c/greedy_prompt_continuations.json"));
   ASSERT_GE(cases.size(), 5u);

@@ -7,10 +7,10 @@
 // directory (tests/check_grpo_math.py sets it).
 #include "lm/safetensors.h"
 #include "policy/logprobs.h"
-#include "trainer/adamw.h"
+#include "trainer/optim/adamw.h"
 #include "trainer/advantages.h"
 #include "trainer/kl.h"
-#include "trainer/lr_schedule.h"
+#include "trainer/optim/lr_schedule.h"
 #include "trainer/policy_loss.h"
 #include "test_util.h"
 

@@ -221,7 +221,7 @@ TEST(JudgeCli, ScoresPrintsPromptsAndParses) {
   // and upstream's fixed mask order.
   const fs::path upstream = fs::path(PRECEPT_SHARED_DIR) / "reference" / "rewardanything_system_prompt.txt";
   const std::string printed = run(base + " --mask-seed 42 --system-prompt-file " + upstream.string() + " --print-prompt");
-  reward::JudgePromptBuilder builder(lm::ChatTemplate::from_model_dir(tiny_judge()),
+  reward::JudgePromptBuilder builder(text::ChatTemplate::from_model_dir(tiny_judge()),
                                      reward::load_judge_system_prompt(upstream));
   reward::JudgeRequest request{"Be helpful.", "How do I knead dough?",
                                {{"helpful", "Knead the dough for ten minutes."}, {"refusal", "Sorry, I can't."}}};

@@ -10,7 +10,7 @@
 //                            declared and really differ from upstream
 #include "reward/judge_parser.h"
 #include "reward/judge_prompt.h"
-#include "reward/python_json.h"
+#include "core/python_strings.h"
 
 #include "tests/test_util.h"
 
@@ -22,7 +22,7 @@
 
 using json = nlohmann::json;
 using namespace precept::reward;
-using precept::lm::ChatTemplate;
+using precept::text::ChatTemplate;
 using precept::testing::read_all;
 
 namespace {

@@ -13,7 +13,7 @@
 namespace fs = std::filesystem;
 using namespace precept::reward;
 using namespace precept::testing;
-using precept::lm::ChatTemplate;
+using precept::text::ChatTemplate;
 
 namespace {
 

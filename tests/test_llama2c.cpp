@@ -19,6 +19,7 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace precept::lm;
+using namespace precept::text;
 using namespace precept::testing;
 
 namespace {

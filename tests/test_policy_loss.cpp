@@ -127,6 +127,7 @@ TEST(PolicyLoss, ClippingStatisticsAndTheClippedTerm) {
                                at::tensor(advantages, at::kDouble), at::ones({5, 1}, at::kBool), {}, {}};
   trainer::PolicyLossConfig config;
   config.clip_high = 0.28;
+  config.dual_clip = 3.0;  // veRL's clip_ratio_c (precept's default is off)
   const auto result = trainer::policy_loss(in, config);
   const auto loss = result.per_token_loss.view(-1);
   EXPECT_NEAR(loss[0].item<double>(), -1.28, 1e-12);  // A > 0, ratio above 1 + clip_high: clipped

@@ -13,6 +13,7 @@
 
 namespace fs = std::filesystem;
 using namespace precept::lm;
+using namespace precept::text;
 using namespace precept::testing;
 using json = nlohmann::json;
 

@@ -1,7 +1,7 @@
-// reward::python_json_dumps against strings Python 3's json.dumps(x, ensure_ascii=False) printed
+// core::python_json_dumps against strings Python 3's json.dumps(x, ensure_ascii=False) printed
 // (copied from an interpreter session). JudgeFixtures.PythonJsonStrings compares many more
 // strings generated at test time (tests/check_judge_text.py).
-#include "reward/python_json.h"
+#include "core/python_strings.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@
 #include <limits>
 
 using json = nlohmann::ordered_json;
-using precept::reward::python_json_dumps;
-using precept::reward::python_json_string;
+using precept::core::python_json_dumps;
+using precept::core::python_json_string;
 
 TEST(PythonJson, SeparatorsAndKeyOrder) {
   json value = json::object();

@@ -3,7 +3,7 @@
 // references and messy model output. Expected values are worked out by hand in the comments.
 #include "reward/rule_rewards.h"
 
-#include "lm/tokenizer.h"
+#include "text/tokenizer.h"
 
 #include "tests/test_util.h"
 
@@ -31,13 +31,13 @@ Group group_of(std::vector<std::string> responses, json record = json::object())
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // The real Qwen tokenizer from ../shared (vocab.json + merges.txt + Qwen3 tokenizer_config.json).
-std::shared_ptr<const precept::lm::Tokenizer> qwen_tokenizer() {
+std::shared_ptr<const precept::text::Tokenizer> qwen_tokenizer() {
   const fs::path assets = fs::path(PRECEPT_SHARED_DIR) / "assets" / "qwen-tokenizer";
   const fs::path dir = temp_dir("rule_rewards_qwen");
   fs::create_symlink(assets / "vocab.json", dir / "vocab.json");
   fs::create_symlink(assets / "merges.txt", dir / "merges.txt");
   fs::create_symlink(assets / "tokenizer_config.qwen3.json", dir / "tokenizer_config.json");
-  return precept::lm::load_tokenizer(dir);
+  return precept::text::load_tokenizer(dir);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 namespace fs = std::filesystem;
 using namespace precept::lm;
+using namespace precept::text;
 using namespace precept::testing;
 
 namespace {

@@ -3,8 +3,8 @@
 // stories260K's converted tokenizer against llama2.c's encode and its greedy sample text;
 // load_tokenizer's choice of files and its errors.
 #include "lm/llama2c.h"
-#include "lm/sentencepiece_tokenizer.h"
-#include "lm/tokenizer.h"
+#include "text/sentencepiece_tokenizer.h"
+#include "text/tokenizer.h"
 
 #include "tests/test_util.h"
 
@@ -19,6 +19,7 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace precept::lm;
+using namespace precept::text;
 using namespace precept::testing;
 
 namespace {

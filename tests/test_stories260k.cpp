@@ -3,7 +3,7 @@
 // sequence exactly (through the full-recompute reference loop).
 #include "lm/llama2c.h"
 #include "lm/pretrained.h"
-#include "lm/tokenizer.h"
+#include "text/tokenizer.h"
 #include "rollout/full_recompute.h"
 
 #include <gtest/gtest.h>
@@ -60,7 +60,7 @@ TEST(Stories260K, GreedyDecodingReproducesLlama2cExactly) {
   EXPECT_EQ(out.tokens, want);
 
   // And the tokenizer written by the converter turns them into llama2.c's text.
-  auto tokenizer = lm::load_tokenizer(converted());
+  auto tokenizer = text::load_tokenizer(converted());
   std::vector<int64_t> all = {1};
   all.insert(all.end(), out.tokens.begin(), out.tokens.end());
   std::ifstream in(kAssets / "expected_greedy_t0_n256.txt", std::ios::binary);

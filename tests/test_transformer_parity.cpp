@@ -13,6 +13,7 @@
 
 namespace fs = std::filesystem;
 using namespace precept::lm;
+using namespace precept::text;
 
 namespace {
 constexpr double kFp32Tolerance = 1e-4;

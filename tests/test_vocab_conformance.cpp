@@ -4,7 +4,7 @@
 // tiktoken tokenizer.model), llama-spm (Llama 2's SentencePiece tokenizer.model) and gpt-2 (the
 // vocabulary tests/check_bpe_vs_hf.py takes out of ggml-vocab-gpt-2.gguf; skipped without it);
 // and the encode vectors of Meta's Llama 3 tests and llama2.c's Llama 2 tests.
-#include "lm/tokenizer.h"
+#include "text/tokenizer.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -19,6 +19,7 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace precept::lm;
+using namespace precept::text;
 using Ids = std::vector<int64_t>;
 
 namespace {

@@ -2,7 +2,7 @@
 
 #include "lm/pretrained.h"
 #include "lm/safetensors.h"
-#include "trainer/log_file.h"
+#include "core/files.h"
 
 #include <ATen/ATen.h>
 
@@ -59,7 +59,7 @@ fs::path CheckpointManager::save(int64_t step, lm::TransformerImpl& model, const
     lm::NamedTensors tensors;
     for (const auto& [name, tensor] : optimizer_state) tensors.push_back({name, tensor.detach().cpu()});
     lm::write_safetensors(partial / "optimizer.safetensors", tensors);
-    replace_file_atomically(partial / "trainer_state.json", state.dump(2) + "\n");
+    core::replace_file_atomically(partial / "trainer_state.json", state.dump(2) + "\n");
   } catch (...) {
     fs::remove_all(partial);
     throw;
@@ -72,7 +72,7 @@ fs::path CheckpointManager::save(int64_t step, lm::TransformerImpl& model, const
     fs::rename(final_dir, previous);
   }
   fs::rename(partial, final_dir);
-  replace_file_atomically(root_ / "latest", step_name(step) + "\n");
+  core::replace_file_atomically(root_ / "latest", step_name(step) + "\n");
   fs::remove_all(previous);
   prune();
   return final_dir;
@@ -121,11 +121,7 @@ CheckpointContents load_checkpoint(const fs::path& path) {
   }
   CheckpointContents contents;
   contents.dir = dir;
-  try {
-    contents.state = nlohmann::json::parse(read_file(dir / "trainer_state.json"));
-  } catch (const nlohmann::json::exception& error) {
-    throw std::runtime_error((dir / "trainer_state.json").string() + ": not valid JSON: " + error.what());
-  }
+  contents.state = core::read_json_file(dir / "trainer_state.json");
   if (!contents.state.contains("step")) throw std::runtime_error((dir / "trainer_state.json").string() + ": no \"step\"");
   if (!fs::exists(dir / "model" / "config.json")) throw std::runtime_error(dir.string() + ": no model/config.json");
   const fs::path optimizer = dir / "optimizer.safetensors";

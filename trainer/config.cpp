@@ -1,7 +1,8 @@
 #include "trainer/config.h"
 
-#include "trainer/lr_schedule.h"
-#include "trainer/toml_reader.h"
+#include "core/toml_reader.h"
+#include "trainer/optim/lr_schedule.h"
+#include "core/toml_reader.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,17 +12,17 @@ namespace precept::trainer {
 
 namespace {
 
-void positive(const TomlSection& section, const std::string& key, double value) {
+void positive(const core::TomlSection& section, const std::string& key, double value) {
   if (!(value > 0)) section.fail(key, "must be positive, got " + std::to_string(value));
 }
 
-void non_negative(const TomlSection& section, const std::string& key, double value) {
+void non_negative(const core::TomlSection& section, const std::string& key, double value) {
   if (!(value >= 0)) section.fail(key, "must be >= 0, got " + std::to_string(value));
 }
 
 // Reward sections keep their keys as JSON for the reward factory, which knows each type's
 // keys; types and nesting are checked here, unknown keys there (with this section's place).
-nlohmann::json section_to_json(const TomlSection& section, const std::vector<std::string>& skip) {
+nlohmann::json section_to_json(const core::TomlSection& section, const std::vector<std::string>& skip) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& key : section.keys()) {
     if (std::find(skip.begin(), skip.end(), key) != skip.end()) continue;
@@ -55,7 +56,7 @@ nlohmann::json section_to_json(const TomlSection& section, const std::vector<std
   return out;
 }
 
-RewardSpec read_reward(const TomlSection& section) {
+RewardSpec read_reward(const core::TomlSection& section) {
   RewardSpec spec;
   spec.where = section.where();
   spec.type = section.get_string("type", "");
@@ -76,162 +77,218 @@ RewardSpec read_reward(const TomlSection& section) {
 
 }  // namespace
 
+KlMode parse_kl_mode(std::string_view name) {
+  if (name == "none") return KlMode::none;
+  if (name == "loss") return KlMode::loss;
+  if (name == "reward") return KlMode::reward;
+  throw std::invalid_argument("must be \"none\", \"loss\" or \"reward\", not \"" + std::string(name) + "\"");
+}
+
+std::string kl_mode_name(KlMode mode) {
+  switch (mode) {
+    case KlMode::none: return "none";
+    case KlMode::loss: return "loss";
+    case KlMode::reward: return "reward";
+  }
+  return "?";
+}
+
+PolicyLossConfig AlgorithmSection::policy_loss_config() const {
+  PolicyLossConfig out = loss;
+  out.kl_coef = kl_mode == KlMode::loss ? kl_coef : 0.0;
+  out.kl = kl;
+  return out;
+}
+
+namespace {
+
+// Each reader starts from the section struct's defaults and overrides what the file sets.
+RunSection read_run(const core::TomlSection& section) {
+  RunSection run;
+  run.name = section.get_string("name", run.name);
+  run.output_dir = section.get_string("output_dir", "runs/" + run.name);
+  run.seed = static_cast<uint64_t>(section.get_int("seed", static_cast<int64_t>(run.seed)));
+  run.steps = section.get_int("steps", run.steps);
+  positive(section, "steps", static_cast<double>(run.steps));
+  run.device = section.get_string("device", run.device);
+  run.threads = section.get_int("threads", run.threads);
+  non_negative(section, "threads", static_cast<double>(run.threads));
+  run.overwrite = section.get_bool("overwrite", run.overwrite);
+  section.finish();
+  return run;
+}
+
+PolicySection read_policy(const core::TomlSection& section) {
+  PolicySection policy;
+  policy.model = section.required_string("model");
+  policy.dtype = section.get_string("dtype", policy.dtype);
+  policy.recompute = section.get_bool("recompute", policy.recompute);
+  policy.logprob_chunk = section.get_int("logprob_chunk", policy.logprob_chunk);
+  positive(section, "logprob_chunk", static_cast<double>(policy.logprob_chunk));
+  section.finish();
+  return policy;
+}
+
+DataSection read_data(const core::TomlSection& section) {
+  DataSection data;
+  data.prompts = section.required_string("prompts");
+  data.field = section.get_string("field", data.field);
+  data.chat = section.get_bool("chat", data.chat);
+  data.system_prompt = section.get_string("system_prompt", data.system_prompt);
+  data.enable_thinking = section.get_bool("enable_thinking", data.enable_thinking);
+  data.shuffle = section.get_bool("shuffle", data.shuffle);
+  data.max_prompt_tokens = section.get_int("max_prompt_tokens", data.max_prompt_tokens);
+  positive(section, "max_prompt_tokens", static_cast<double>(data.max_prompt_tokens));
+  section.finish();
+  return data;
+}
+
+RolloutSection read_rollout(const core::TomlSection& section) {
+  RolloutSection r;
+  r.prompts_per_step = section.get_int("prompts_per_step", r.prompts_per_step);
+  positive(section, "prompts_per_step", static_cast<double>(r.prompts_per_step));
+  r.group_size = section.get_int("group_size", r.group_size);
+  positive(section, "group_size", static_cast<double>(r.group_size));
+  r.max_new_tokens = section.get_int("max_new_tokens", r.max_new_tokens);
+  positive(section, "max_new_tokens", static_cast<double>(r.max_new_tokens));
+  r.temperature = section.get_double("temperature", r.temperature);
+  positive(section, "temperature", r.temperature);
+  r.top_p = section.get_double("top_p", r.top_p);
+  r.top_k = section.get_int("top_k", r.top_k);
+  r.min_p = section.get_double("min_p", r.min_p);
+  r.stop = section.get_strings("stop");
+  r.slots = section.get_int("slots", r.slots);
+  positive(section, "slots", static_cast<double>(r.slots));
+  r.release_cache = section.get_bool("release_cache", r.release_cache);
+  section.finish();
+  return r;
+}
+
+AlgorithmSection read_algorithm(const core::TomlSection& section, const RolloutSection& rollout) {
+  AlgorithmSection a;
+  try {
+    a.advantage.estimator = parse_advantage_estimator(
+        section.get_string("advantage", advantage_estimator_name(a.advantage.estimator)));
+    a.advantage.scaling = parse_reward_scaling(section.get_string("scale_rewards", reward_scaling_name(a.advantage.scaling)));
+    a.loss.aggregation = parse_loss_aggregation(section.get_string("loss_agg", loss_aggregation_name(a.loss.aggregation)));
+    a.kl = parse_kl_estimator(section.get_string("kl_estimator", kl_estimator_name(a.kl)));
+  } catch (const std::invalid_argument& error) {
+    throw std::runtime_error(section.where() + ": [algorithm] " + error.what());
+  }
+  try {
+    a.kl_mode = parse_kl_mode(section.get_string("kl", kl_mode_name(a.kl_mode)));
+  } catch (const std::invalid_argument& error) {
+    section.fail("kl", error.what());
+  }
+  a.advantage.epsilon = section.get_double("std_eps", a.advantage.epsilon);
+  a.filter_zero_variance = section.get_bool("filter_zero_variance", a.filter_zero_variance);
+  a.max_resample_rounds = section.get_int("max_resample_rounds", a.max_resample_rounds);
+  non_negative(section, "max_resample_rounds", static_cast<double>(a.max_resample_rounds));
+  a.epochs = section.get_int("epochs", a.epochs);
+  positive(section, "epochs", static_cast<double>(a.epochs));
+  a.mini_batches = section.get_int("mini_batches", a.mini_batches);
+  positive(section, "mini_batches", static_cast<double>(a.mini_batches));
+  a.micro_batch_size = section.get_int("micro_batch_size", a.micro_batch_size);
+  positive(section, "micro_batch_size", static_cast<double>(a.micro_batch_size));
+  a.loss.clip_low = section.get_double("clip_low", a.loss.clip_low);
+  a.loss.clip_high = section.get_double("clip_high", a.loss.clip_high);
+  a.loss.dual_clip = section.get_double("dual_clip", a.loss.dual_clip);
+  non_negative(section, "clip_low", a.loss.clip_low);
+  non_negative(section, "clip_high", a.loss.clip_high);
+  if (a.loss.dual_clip != 0.0 && a.loss.dual_clip <= 1.0) section.fail("dual_clip", "must be 0 (off) or > 1");
+  a.loss.entropy_coef = section.get_double("entropy_coef", a.loss.entropy_coef);
+  a.kl_coef = section.get_double("kl_coef", a.kl_coef);
+  non_negative(section, "kl_coef", a.kl_coef);
+  const int64_t overlong_buffer = section.get_int("overlong_buffer", 0);
+  const double overlong_factor = section.get_double("overlong_penalty", OverlongPenalty{}.penalty_factor);
+  if (overlong_buffer > 0) {
+    if (overlong_buffer > rollout.max_new_tokens) section.fail("overlong_buffer", "must not exceed rollout.max_new_tokens");
+    a.overlong = OverlongPenalty{rollout.max_new_tokens, overlong_buffer, overlong_factor};
+  }
+  section.finish();
+  return a;
+}
+
+OptimSection read_optim(const core::TomlSection& section) {
+  OptimSection o;
+  o.lr = section.get_double("lr", o.lr);
+  non_negative(section, "lr", o.lr);
+  o.weight_decay = section.get_double("weight_decay", o.weight_decay);
+  const auto betas = section.get_doubles("betas", {o.beta1, o.beta2});
+  if (betas.size() != 2 || betas[0] < 0 || betas[0] >= 1 || betas[1] < 0 || betas[1] >= 1) {
+    section.fail("betas", "must be two numbers in [0, 1)");
+  }
+  o.beta1 = betas[0];
+  o.beta2 = betas[1];
+  o.eps = section.get_double("eps", o.eps);
+  positive(section, "eps", o.eps);
+  o.max_grad_norm = section.get_double("max_grad_norm", o.max_grad_norm);
+  non_negative(section, "max_grad_norm", o.max_grad_norm);
+  o.schedule = section.get_string("schedule", o.schedule);
+  try {
+    parse_lr_schedule(o.schedule);
+  } catch (const std::invalid_argument& error) {
+    section.fail("schedule", error.what());
+  }
+  o.warmup_steps = section.get_int("warmup_steps", o.warmup_steps);
+  non_negative(section, "warmup_steps", static_cast<double>(o.warmup_steps));
+  o.min_lr_ratio = section.get_double("min_lr_ratio", o.min_lr_ratio);
+  section.finish();
+  return o;
+}
+
+CheckpointSection read_checkpoint(const core::TomlSection& section) {
+  CheckpointSection c;
+  c.every = section.get_int("every", c.every);
+  non_negative(section, "every", static_cast<double>(c.every));
+  c.keep_last = section.get_int("keep_last", c.keep_last);
+  positive(section, "keep_last", static_cast<double>(c.keep_last));
+  c.save_final = section.get_bool("save_final", c.save_final);
+  section.finish();
+  return c;
+}
+
+LoggingSection read_logging(const core::TomlSection& section) {
+  LoggingSection l;
+  l.samples_every = section.get_int("samples_every", l.samples_every);
+  non_negative(section, "samples_every", static_cast<double>(l.samples_every));
+  l.tensorboard = section.get_bool("tensorboard", l.tensorboard);
+  section.finish();
+  return l;
+}
+
+DistributedSection read_distributed(const core::TomlSection& section) {
+  DistributedSection d;
+  d.backend = section.get_string("backend", d.backend);
+  if (d.backend != "auto" && d.backend != "gloo" && d.backend != "nccl") section.fail("backend", "must be auto, gloo or nccl");
+  d.timeout_seconds = section.get_int("timeout_seconds", d.timeout_seconds);
+  positive(section, "timeout_seconds", static_cast<double>(d.timeout_seconds));
+  d.bucket_mb = section.get_int("bucket_mb", d.bucket_mb);
+  positive(section, "bucket_mb", static_cast<double>(d.bucket_mb));
+  d.zero1 = section.get_bool("zero1", d.zero1);
+  section.finish();
+  return d;
+}
+
+}  // namespace
+
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
-  TomlDocument document = TomlDocument::from_file(path);
+  core::TomlDocument document = core::TomlDocument::from_file(path);
   for (const auto& assignment : overrides) document.set(assignment);
   RunConfig config;
   config.source = path;
   config.resolved = document.to_toml();
-  const TomlSection root = document.root();
-
-  const TomlSection run = root.section("run");
-  config.run.name = run.get_string("name", config.run.name);
-  config.run.output_dir = run.get_string("output_dir", "runs/" + config.run.name);
-  config.run.seed = static_cast<uint64_t>(run.get_int("seed", 0));
-  config.run.steps = run.get_int("steps", config.run.steps);
-  positive(run, "steps", static_cast<double>(config.run.steps));
-  config.run.device = run.get_string("device", config.run.device);
-  config.run.threads = run.get_int("threads", 0);
-  non_negative(run, "threads", static_cast<double>(config.run.threads));
-  config.run.overwrite = run.get_bool("overwrite", false);
-  run.finish();
-
-  const TomlSection policy = root.section("policy");
-  config.policy.model = policy.required_string("model");
-  config.policy.dtype = policy.get_string("dtype", "");
-  config.policy.recompute = policy.get_bool("recompute", false);
-  config.policy.logprob_chunk = policy.get_int("logprob_chunk", config.policy.logprob_chunk);
-  positive(policy, "logprob_chunk", static_cast<double>(config.policy.logprob_chunk));
-  policy.finish();
-
-  const TomlSection data = root.section("data");
-  config.data.prompts = data.required_string("prompts");
-  config.data.field = data.get_string("field", config.data.field);
-  config.data.chat = data.get_bool("chat", config.data.chat);
-  config.data.system_prompt = data.get_string("system_prompt", "");
-  config.data.enable_thinking = data.get_bool("enable_thinking", false);
-  config.data.shuffle = data.get_bool("shuffle", true);
-  config.data.max_prompt_tokens = data.get_int("max_prompt_tokens", config.data.max_prompt_tokens);
-  positive(data, "max_prompt_tokens", static_cast<double>(config.data.max_prompt_tokens));
-  data.finish();
-
-  const TomlSection rollout = root.section("rollout");
-  auto& r = config.rollout;
-  r.prompts_per_step = rollout.get_int("prompts_per_step", r.prompts_per_step);
-  positive(rollout, "prompts_per_step", static_cast<double>(r.prompts_per_step));
-  r.group_size = rollout.get_int("group_size", r.group_size);
-  positive(rollout, "group_size", static_cast<double>(r.group_size));
-  r.max_new_tokens = rollout.get_int("max_new_tokens", r.max_new_tokens);
-  positive(rollout, "max_new_tokens", static_cast<double>(r.max_new_tokens));
-  r.temperature = rollout.get_double("temperature", r.temperature);
-  positive(rollout, "temperature", r.temperature);
-  r.top_p = rollout.get_double("top_p", r.top_p);
-  r.top_k = rollout.get_int("top_k", r.top_k);
-  r.min_p = rollout.get_double("min_p", r.min_p);
-  r.stop = rollout.get_strings("stop");
-  r.slots = rollout.get_int("slots", r.slots);
-  positive(rollout, "slots", static_cast<double>(r.slots));
-  r.release_cache = rollout.get_bool("release_cache", false);
-  rollout.finish();
-
+  const core::TomlSection root = document.root();
+  config.run = read_run(root.section("run"));
+  config.policy = read_policy(root.section("policy"));
+  config.data = read_data(root.section("data"));
+  config.rollout = read_rollout(root.section("rollout"));
   config.reward = read_reward(root.section("reward"));
-
-  const TomlSection algorithm = root.section("algorithm");
-  auto& a = config.algorithm;
-  try {
-    a.advantage.estimator = parse_advantage_estimator(algorithm.get_string("advantage", "grpo"));
-    a.advantage.scaling = parse_reward_scaling(algorithm.get_string("scale_rewards", "group"));
-    a.loss.aggregation = parse_loss_aggregation(algorithm.get_string("loss_agg", "token-mean"));
-    a.kl = parse_kl_estimator(algorithm.get_string("kl_estimator", "k3"));
-  } catch (const std::invalid_argument& error) {
-    throw std::runtime_error(algorithm.where() + ": [algorithm] " + error.what());
-  }
-  a.advantage.epsilon = algorithm.get_double("std_eps", a.advantage.epsilon);
-  a.filter_zero_variance = algorithm.get_bool("filter_zero_variance", false);
-  a.max_resample_rounds = algorithm.get_int("max_resample_rounds", 0);
-  non_negative(algorithm, "max_resample_rounds", static_cast<double>(a.max_resample_rounds));
-  a.epochs = algorithm.get_int("epochs", 1);
-  positive(algorithm, "epochs", static_cast<double>(a.epochs));
-  a.mini_batches = algorithm.get_int("mini_batches", 1);
-  positive(algorithm, "mini_batches", static_cast<double>(a.mini_batches));
-  a.micro_batch_size = algorithm.get_int("micro_batch_size", a.micro_batch_size);
-  positive(algorithm, "micro_batch_size", static_cast<double>(a.micro_batch_size));
-  a.loss.clip_low = algorithm.get_double("clip_low", 0.2);
-  a.loss.clip_high = algorithm.get_double("clip_high", 0.2);
-  a.loss.dual_clip = algorithm.get_double("dual_clip", 0.0);
-  non_negative(algorithm, "clip_low", a.loss.clip_low);
-  non_negative(algorithm, "clip_high", a.loss.clip_high);
-  if (a.loss.dual_clip != 0.0 && a.loss.dual_clip <= 1.0) algorithm.fail("dual_clip", "must be 0 (off) or > 1");
-  a.loss.entropy_coef = algorithm.get_double("entropy_coef", 0.0);
-  a.kl_mode = algorithm.get_string("kl", "none");
-  if (a.kl_mode != "none" && a.kl_mode != "loss" && a.kl_mode != "reward") {
-    algorithm.fail("kl", "must be \"none\", \"loss\" or \"reward\", not \"" + a.kl_mode + "\"");
-  }
-  a.kl_coef = algorithm.get_double("kl_coef", a.kl_coef);
-  non_negative(algorithm, "kl_coef", a.kl_coef);
-  a.loss.kl_coef = a.kl_mode == "loss" ? a.kl_coef : 0.0;
-  a.loss.kl = a.kl;
-  const int64_t overlong_buffer = algorithm.get_int("overlong_buffer", 0);
-  const double overlong_factor = algorithm.get_double("overlong_penalty", 1.0);
-  if (overlong_buffer > 0) {
-    if (overlong_buffer > r.max_new_tokens) algorithm.fail("overlong_buffer", "must not exceed rollout.max_new_tokens");
-    a.overlong = OverlongPenalty{r.max_new_tokens, overlong_buffer, overlong_factor};
-  }
-  algorithm.finish();
-
-  const TomlSection optim = root.section("optim");
-  auto& o = config.optim;
-  o.lr = optim.get_double("lr", o.lr);
-  non_negative(optim, "lr", o.lr);
-  o.weight_decay = optim.get_double("weight_decay", o.weight_decay);
-  const auto betas = optim.get_doubles("betas", {o.beta1, o.beta2});
-  if (betas.size() != 2 || betas[0] < 0 || betas[0] >= 1 || betas[1] < 0 || betas[1] >= 1) {
-    optim.fail("betas", "must be two numbers in [0, 1)");
-  }
-  o.beta1 = betas[0];
-  o.beta2 = betas[1];
-  o.eps = optim.get_double("eps", o.eps);
-  positive(optim, "eps", o.eps);
-  o.max_grad_norm = optim.get_double("max_grad_norm", o.max_grad_norm);
-  non_negative(optim, "max_grad_norm", o.max_grad_norm);
-  o.schedule = optim.get_string("schedule", o.schedule);
-  try {
-    parse_lr_schedule(o.schedule);
-  } catch (const std::invalid_argument& error) {
-    optim.fail("schedule", error.what());
-  }
-  o.warmup_steps = optim.get_int("warmup_steps", 0);
-  non_negative(optim, "warmup_steps", static_cast<double>(o.warmup_steps));
-  o.min_lr_ratio = optim.get_double("min_lr_ratio", 0.0);
-  optim.finish();
-
-  const TomlSection checkpoint = root.section("checkpoint");
-  config.checkpoint.every = checkpoint.get_int("every", 0);
-  non_negative(checkpoint, "every", static_cast<double>(config.checkpoint.every));
-  config.checkpoint.keep_last = checkpoint.get_int("keep_last", config.checkpoint.keep_last);
-  positive(checkpoint, "keep_last", static_cast<double>(config.checkpoint.keep_last));
-  config.checkpoint.save_final = checkpoint.get_bool("save_final", true);
-  config.checkpoint.dtype = checkpoint.get_string("dtype", "");
-  checkpoint.finish();
-
-  const TomlSection logging = root.section("logging");
-  config.logging.samples_every = logging.get_int("samples_every", config.logging.samples_every);
-  non_negative(logging, "samples_every", static_cast<double>(config.logging.samples_every));
-  config.logging.tensorboard = logging.get_bool("tensorboard", true);
-  logging.finish();
-
-  const TomlSection distributed = root.section("distributed");
-  config.distributed.backend = distributed.get_string("backend", "auto");
-  if (config.distributed.backend != "auto" && config.distributed.backend != "gloo" && config.distributed.backend != "nccl") {
-    distributed.fail("backend", "must be auto, gloo or nccl");
-  }
-  config.distributed.timeout_seconds = distributed.get_int("timeout_seconds", config.distributed.timeout_seconds);
-  positive(distributed, "timeout_seconds", static_cast<double>(config.distributed.timeout_seconds));
-  config.distributed.bucket_mb = distributed.get_int("bucket_mb", config.distributed.bucket_mb);
-  positive(distributed, "bucket_mb", static_cast<double>(config.distributed.bucket_mb));
-  config.distributed.zero1 = distributed.get_bool("zero1", false);
-  distributed.finish();
-
+  config.algorithm = read_algorithm(root.section("algorithm"), config.rollout);
+  config.optim = read_optim(root.section("optim"));
+  config.checkpoint = read_checkpoint(root.section("checkpoint"));
+  config.logging = read_logging(root.section("logging"));
+  config.distributed = read_distributed(root.section("distributed"));
   root.finish();
   return config;
 }

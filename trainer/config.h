@@ -1,17 +1,20 @@
 // The configuration of one training run: a TOML file with the sections below, `--set
-// section.key=value` overrides, defaults that follow veRL/TRL practice (docs/config.md lists
-// every key). Unknown keys and wrong types are errors naming the key, the file and the line.
-// The resolved config is written into the run directory. Not the reading machinery
-// (trainer/toml_reader.h) and not the trainer (trainer/grpo_trainer.h).
+// section.key=value` overrides, defaults that follow veRL/TRL practice (docs/training.md lists
+// every key; a test checks that its defaults are these). Each default is written once, here, as
+// the member's initialiser; the reader falls back to it. Unknown keys and wrong types are errors
+// naming the key, the file and the line. The resolved config is written into the run directory.
+// Not the reading machinery (core/toml_reader.h) and not the trainer (trainer/grpo_trainer.h).
 #pragma once
 
 #include "trainer/advantages.h"
+#include "trainer/dist/process_group.h"
 #include "trainer/kl.h"
 #include "trainer/policy_loss.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <string_view>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,7 +62,7 @@ struct RolloutSection {
 };
 
 // One reward, or a weighted composite of several ([[reward.components]]). The keys each type
-// reads are documented in docs/config.md; `options` holds them, checked by the reward factory.
+// reads are documented in docs/rewards.md; `options` holds them, checked by the reward factory.
 struct RewardSpec {
   std::string type;     // "rewardanything", "length", "regex", "match", "scalar_rm", "composite"
   double weight = 1.0;  // within a composite
@@ -68,6 +71,11 @@ struct RewardSpec {
   std::vector<RewardSpec> components;
 };
 
+// Where the KL to the reference goes (veRL use_kl_loss / use_kl_in_reward).
+enum class KlMode { none, loss, reward };
+KlMode parse_kl_mode(std::string_view name);  // "none" | "loss" | "reward"
+std::string kl_mode_name(KlMode mode);
+
 struct AlgorithmSection {
   AdvantageConfig advantage;
   bool filter_zero_variance = false;  // drop groups whose rewards are all equal from the update
@@ -75,10 +83,12 @@ struct AlgorithmSection {
   int64_t epochs = 1;                 // update passes over each step's rollouts (PPO epochs)
   int64_t mini_batches = 1;           // optimizer steps per epoch... per step: epochs * mini_batches
   int64_t micro_batch_size = 8;       // sequences per forward/backward (gradient accumulation)
-  PolicyLossConfig loss;
-  std::string kl_mode = "none";       // none | loss | reward
-  KlOptions kl;                       // estimator for the loss or reward term
-  double kl_coef = 0.001;
+  PolicyLossConfig loss;             // clip, dual clip, aggregation, entropy; its KL fields are unused:
+  KlMode kl_mode = KlMode::none;     // the KL term's place,
+  KlOptions kl;                      // its estimator (loss or reward),
+  double kl_coef = 0.001;            // and its coefficient
+  // The loss configuration of a micro-batch: `loss` with the KL term when kl_mode is loss.
+  PolicyLossConfig policy_loss_config() const;
   std::optional<OverlongPenalty> overlong;  // DAPO soft overlong punishment, when buffer > 0
 };
 
@@ -96,7 +106,6 @@ struct CheckpointSection {
   int64_t every = 0;     // steps between checkpoints; 0 = only at the end
   int64_t keep_last = 2;
   bool save_final = true;
-  std::string dtype = "";  // dtype of the saved model; "" = the training dtype
 };
 
 struct LoggingSection {
@@ -104,12 +113,6 @@ struct LoggingSection {
   bool tensorboard = true;
 };
 
-struct DistributedSection {
-  std::string backend = "auto";    // auto | gloo | nccl
-  int64_t timeout_seconds = 600;   // a collective that waits longer fails, naming the rank
-  int64_t bucket_mb = 25;          // gradient all-reduce bucket size
-  bool zero1 = false;              // shard optimizer state and fp32 master weights across ranks
-};
 
 struct RunConfig {
   RunSection run;

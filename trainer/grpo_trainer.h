@@ -1,24 +1,27 @@
 // The GRPO loop: each step samples prompts, generates G responses each with the policy itself
 // (no-grad, KV cache, no weight sync), scores each group with the configured reward, turns the
 // rewards into group-relative advantages and updates the policy with the clipped objective
-// (optionally KL to a frozen reference), then logs metrics and writes checkpoints. Data
+// (optionally KL to a frozen reference), then logs metrics and writes checkpoints. A step is the
+// sequence of phases of trainer/phases.h, trainer/update.h and trainer/step_metrics.h. Data
 // parallel through a Communicator: each rank rolls out and scores its share of the prompts;
 // gradients are summed across ranks. Not the math (trainer/advantages.h, policy_loss.h, ...).
 #pragma once
 
-#include "lm/chat_template.h"
-#include "lm/tokenizer.h"
+#include "lm/pretrained.h"
 #include "lm/transformer.h"
 #include "reward/reward.h"
 #include "rollout/generator.h"
-#include "trainer/adamw.h"
+#include "trainer/optim/adamw.h"
 #include "trainer/checkpoint.h"
-#include "trainer/communicator.h"
+#include "trainer/dist/communicator.h"
 #include "trainer/config.h"
 #include "trainer/dist/data_parallel.h"
-#include "trainer/lr_schedule.h"
+#include "trainer/hooks.h"
+#include "trainer/optim/lr_schedule.h"
 #include "trainer/metrics.h"
+#include "trainer/phases.h"
 #include "trainer/prompt_data.h"
+#include "trainer/update.h"
 
 #include <functional>
 #include <memory>
@@ -27,12 +30,6 @@
 #include <string>
 
 namespace precept::trainer {
-
-// Training cannot go on: a NaN or inf in the loss or the gradients, named with the step.
-class TrainingDiverged : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 // What the command line shows after each step.
 struct StepSummary {
@@ -56,24 +53,24 @@ class GrpoTrainer {
   Metrics step();
 
   int64_t current_step() const { return step_; }
-  lm::TransformerImpl& policy() { return *policy_; }
+  lm::TransformerImpl& policy() { return *policy_.model; }
   const RunConfig& config() const { return config_; }
   std::string checkpoint_dir() const;
   // Writes a checkpoint of the current step now (rank 0 writes; every rank waits).
   std::string save_checkpoint();
+  // Test-only entry points (trainer/hooks.h); production never sets them.
+  void set_hooks(TrainerHooks hooks) { hooks_ = std::move(hooks); }
 
  private:
-  struct Rollout;
-  Rollout rollout(const std::vector<int64_t>& prompt_indices, int64_t first_position);
+  StepContext step_context();
+  void log_step(const Trajectory& trajectory, const Metrics& metrics);
   nlohmann::json trainer_state() const;
 
   RunConfig config_;
   std::shared_ptr<Communicator> communicator_;
   c10::Device device_;
-  lm::Transformer policy_{nullptr};
-  lm::Transformer reference_{nullptr};
-  std::unique_ptr<lm::Tokenizer> tokenizer_;
-  std::optional<lm::ChatTemplate> chat_;
+  lm::Pretrained policy_;                  // the trained model with its tokenizer, template and stop ids
+  lm::Transformer reference_{nullptr};     // frozen copy of the start; null when KL is off
   std::unique_ptr<PromptDataset> data_;
   std::unique_ptr<PromptSampler> sampler_;
   std::unique_ptr<rollout::Generator> generator_;
@@ -82,17 +79,9 @@ class GrpoTrainer {
   LrSchedule schedule_;
   std::unique_ptr<MetricsLogger> metrics_;
   std::unique_ptr<CheckpointManager> checkpoints_;
-  std::vector<int64_t> stop_ids_;
+  TrainerHooks hooks_;
   int64_t step_ = 0;
   int64_t optimizer_steps_ = 0;
-  // Fault injection for the distributed fault tests only: PRECEPT_FAULT="KIND@RANK:STEP" with
-  // KIND throw (an exception), nan (a NaN loss), hang (sleeps), exit (the process dies).
-  struct Fault {
-    std::string kind;
-    int rank = -1;
-    int64_t step = -1;
-  } fault_;
-  void inject_fault(const char* where);
 };
 
 }  // namespace precept::trainer

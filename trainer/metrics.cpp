@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "lm/unicode.h"
+#include "text/unicode.h"
 
 namespace precept::trainer {
 
@@ -48,7 +48,7 @@ std::vector<std::filesystem::path> event_files(const std::filesystem::path& dire
 void truncate_jsonl(const std::filesystem::path& path, int64_t last_step, int64_t& kept, int64_t& dropped,
                     std::vector<std::string>& damaged) {
   if (!std::filesystem::exists(path)) return;
-  const std::string bytes = read_file(path);
+  const std::string bytes = core::read_file(path);
   std::string out;
   size_t begin = 0;
   int64_t line_number = 0;
@@ -76,7 +76,7 @@ void truncate_jsonl(const std::filesystem::path& path, int64_t last_step, int64_
       ++kept;
     }
   }
-  if (changed || out.size() != bytes.size()) replace_file_atomically(path, out);
+  if (changed || out.size() != bytes.size()) core::replace_file_atomically(path, out);
 }
 
 void check_step(const std::optional<int64_t>& last_step, int64_t step, const char* what) {
@@ -146,8 +146,8 @@ MetricsLogger::MetricsLogger(std::filesystem::path directory, MetricsOptions opt
   } else {
     prepare_fresh();
   }
-  metrics_file_.emplace(metrics_path(), AppendFile::Mode::append);
-  samples_file_.emplace(samples_path(), AppendFile::Mode::append);
+  metrics_file_.emplace(metrics_path(), core::AppendFile::Mode::append);
+  samples_file_.emplace(samples_path(), core::AppendFile::Mode::append);
   if (options_.tensorboard) events_.emplace(directory_, wall_clock_seconds());
 }
 
@@ -184,8 +184,8 @@ void MetricsLogger::log(int64_t step, double wall_time, const Metrics& metrics) 
     if (name.empty() || name == "step" || name == "time")
       throw std::invalid_argument("metrics: a metric may not be named '" + name + "' (step " + std::to_string(step) +
                                   "); \"step\" and \"time\" are the record's own keys");
-    if (!lm::unicode::is_valid_utf8(name))  // TensorBoard's tag is a protobuf string: UTF-8 only
-      throw std::invalid_argument("metrics: metric name " + nlohmann::json(lm::unicode::to_valid_utf8(name)).dump() +
+    if (!text::unicode::is_valid_utf8(name))  // TensorBoard's tag is a protobuf string: UTF-8 only
+      throw std::invalid_argument("metrics: metric name " + nlohmann::json(text::unicode::to_valid_utf8(name)).dump() +
                                   " is not valid UTF-8 (step " + std::to_string(step) + ")");
   }
   ordered_json record = ordered_json::object();
@@ -230,7 +230,7 @@ void MetricsLogger::log_samples(int64_t step, double wall_time, const std::vecto
   if (events_)
     for (size_t index = 0; index < groups.size(); ++index)
       events_->write(tensorboard::text_event(wall_time, step, "samples/" + std::to_string(index),
-                                             lm::unicode::to_valid_utf8(sample_markdown(step, groups[index]))));
+                                             text::unicode::to_valid_utf8(sample_markdown(step, groups[index]))));
 }
 
 void MetricsLogger::sync() {

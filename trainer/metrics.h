@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "trainer/log_file.h"
+#include "core/files.h"
 #include "trainer/tensorboard.h"
 
 namespace precept::trainer {
@@ -95,7 +95,7 @@ class MetricsLogger {
   ResumeReport resume_report_;
   std::optional<int64_t> last_step_;
   int64_t nonfinite_count_ = 0;
-  std::optional<AppendFile> metrics_file_, samples_file_;
+  std::optional<core::AppendFile> metrics_file_, samples_file_;
   std::optional<tensorboard::EventFileWriter> events_;
 };
 

@@ -46,7 +46,7 @@ at::Tensor aggregate_loss(const at::Tensor& per_token, const at::Tensor& mask, L
 struct PolicyLossConfig {
   double clip_low = 0.2;    // ratio floor 1 - clip_low   (veRL clip_ratio_low, TRL epsilon)
   double clip_high = 0.2;   // ratio ceiling 1 + clip_high (veRL clip_ratio_high, TRL epsilon_high; DAPO 0.28)
-  double dual_clip = 3.0;   // veRL clip_ratio_c (TRL delta): negative advantages' loss capped at -A c; 0 = off
+  double dual_clip = 0.0;   // veRL clip_ratio_c (its default 3.0; TRL delta, default off): negative advantages' loss capped at -A c; 0 = off
   double log_ratio_clamp = 20.0;  // |logp - old_logp| clamped before exp (veRL); 0 = off
   LossAggregation aggregation = LossAggregation::kTokenMean;
   double entropy_coef = 0.0;  // loss -= entropy_coef * aggregate(entropy) (veRL entropy_coeff)

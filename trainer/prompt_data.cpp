@@ -1,6 +1,6 @@
 #include "trainer/prompt_data.h"
 
-#include "rollout/sampler.h"
+#include "core/random_streams.h"
 
 #include <stdexcept>
 
@@ -11,7 +11,7 @@ std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed) {
   for (int64_t i = 0; i < n; ++i) order[i] = i;
   uint64_t state = seed;
   auto next = [&state] {  // the splitmix64 generator
-    const uint64_t out = rollout::splitmix64(state);
+    const uint64_t out = core::splitmix64(state);
     state += 0x9e3779b97f4a7c15ull;
     return out;
   };
@@ -27,9 +27,9 @@ std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed) {
   return order;
 }
 
-std::string judge_prompt_text(const lm::Prompt& prompt) {
+std::string judge_prompt_text(const data::Prompt& prompt) {
   if (prompt.messages.empty()) return prompt.text;
-  std::vector<const lm::ChatMessage*> turns;
+  std::vector<const text::ChatMessage*> turns;
   for (const auto& message : prompt.messages) {
     if (message.role != "system") turns.push_back(&message);
   }
@@ -39,14 +39,14 @@ std::string judge_prompt_text(const lm::Prompt& prompt) {
   return text;
 }
 
-PromptDataset::PromptDataset(const DataSection& data, const lm::Tokenizer& tokenizer, const lm::ChatTemplate* chat) {
-  lm::PromptFormat format;
+PromptDataset::PromptDataset(const DataSection& data, const text::Tokenizer& tokenizer, const text::ChatTemplate* chat) {
+  data::PromptFormat format;
   format.chat_for_text = data.chat;
   format.system_prompt = data.system_prompt;
   format.enable_thinking = data.enable_thinking;
-  for (auto& prompt : lm::read_prompts_jsonl(data.prompts, data.field)) {
+  for (auto& prompt : data::read_prompts_jsonl(data.prompts, data.field)) {
     PromptExample example;
-    example.ids = lm::encode_prompt(prompt, tokenizer, chat, format);
+    example.ids = data::encode_prompt(prompt, tokenizer, chat, format);
     if (example.ids.empty()) throw std::runtime_error(prompt.where + ": the prompt encodes to no tokens");
     if (static_cast<int64_t>(example.ids.size()) > data.max_prompt_tokens) {
       throw std::runtime_error(prompt.where + ": the prompt is " + std::to_string(example.ids.size()) +
@@ -75,7 +75,7 @@ PromptSampler::PromptSampler(size_t dataset_size, uint64_t seed, bool shuffle)
 
 void PromptSampler::build_order() {
   if (shuffle_) {
-    order_ = seeded_permutation(static_cast<int64_t>(size_), rollout::mix_seed(seed_, static_cast<uint64_t>(position_.epoch)));
+    order_ = seeded_permutation(static_cast<int64_t>(size_), core::mix_seed(seed_, static_cast<uint64_t>(position_.epoch)));
   } else {
     order_.resize(size_);
     for (size_t i = 0; i < size_; ++i) order_[i] = static_cast<int64_t>(i);

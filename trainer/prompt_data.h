@@ -4,9 +4,9 @@
 // rollout; not the reward's view of a prompt (judge_prompt_text gives that).
 #pragma once
 
-#include "lm/chat_template.h"
-#include "lm/prompt.h"
-#include "lm/tokenizer.h"
+#include "text/chat_template.h"
+#include "data/prompt.h"
+#include "text/tokenizer.h"
 #include "trainer/config.h"
 
 #include <nlohmann/json.hpp>
@@ -17,7 +17,7 @@
 namespace precept::trainer {
 
 struct PromptExample {
-  lm::Prompt prompt;
+  data::Prompt prompt;
   std::vector<int64_t> ids;   // what the policy sees (template applied)
   std::string judge_text;     // what a reward sees as the prompt (the user's words)
 };
@@ -26,7 +26,7 @@ class PromptDataset {
  public:
   // Throws naming file:line for a record that has no prompt, and for a prompt longer than
   // data.max_prompt_tokens once rendered (never cut).
-  PromptDataset(const DataSection& data, const lm::Tokenizer& tokenizer, const lm::ChatTemplate* chat);
+  PromptDataset(const DataSection& data, const text::Tokenizer& tokenizer, const text::ChatTemplate* chat);
   size_t size() const { return examples_.size(); }
   const PromptExample& operator[](size_t index) const { return examples_.at(index); }
   int64_t longest_prompt() const { return longest_; }
@@ -38,7 +38,7 @@ class PromptDataset {
 
 // The user's words of a prompt: plain text as is; for a chat, the last user message (the
 // whole conversation, "role: content" per line, when there are several turns).
-std::string judge_prompt_text(const lm::Prompt& prompt);
+std::string judge_prompt_text(const data::Prompt& prompt);
 
 // Where the sampler stands: epoch and offset into that epoch's order.
 struct DataPosition {

@@ -1,6 +1,9 @@
 #include "trainer/reward_factory.h"
 
+#include "core/json_options.h"
+#include "core/random_streams.h"
 #include "reward/composite.h"
+#include "reward/judge_options.h"
 #include "reward/principle.h"
 #include "reward/rewardanything.h"
 #include "reward/rule_rewards.h"
@@ -13,110 +16,19 @@ namespace precept::trainer {
 
 namespace {
 
-// Reads a reward section's keys (held as JSON) one by one, then refuses the ones nobody read.
-class Options {
+// A reward section's keys, read one by one; the ones nobody read are refused.
+class Options : public core::JsonOptions {
  public:
-  Options(const RewardSpec& spec) : spec_(spec) {}
-
-  std::string string(const std::string& key, const std::string& fallback) {
-    const auto* value = find(key);
-    if (!value) return fallback;
-    if (!value->is_string()) fail(key, "must be a string");
-    return value->get<std::string>();
-  }
-  double number(const std::string& key, double fallback) {
-    const auto* value = find(key);
-    if (!value) return fallback;
-    if (!value->is_number()) fail(key, "must be a number");
-    return value->get<double>();
-  }
-  int64_t integer(const std::string& key, int64_t fallback) {
-    const auto* value = find(key);
-    if (!value) return fallback;
-    if (!value->is_number_integer()) fail(key, "must be an integer");
-    return value->get<int64_t>();
-  }
-  std::vector<std::string> strings(const std::string& key) {
-    const auto* value = find(key);
-    if (!value) return {};
-    if (value->is_string()) return {value->get<std::string>()};
-    if (!value->is_array()) fail(key, "must be a string or a list of strings");
-    std::vector<std::string> out;
-    for (const auto& item : *value) {
-      if (!item.is_string()) fail(key, "must hold strings only");
-      out.push_back(item.get<std::string>());
-    }
-    return out;
-  }
-  bool boolean(const std::string& key, bool fallback) {
-    const auto* value = find(key);
-    if (!value) return fallback;
-    if (!value->is_boolean()) fail(key, "must be true or false");
-    return value->get<bool>();
-  }
-  bool has(const std::string& key) const { return spec_.options.contains(key); }
-  [[noreturn]] void fail(const std::string& key, const std::string& message) const {
-    throw std::runtime_error(spec_.where + ": reward (type \"" + spec_.type + "\") key '" + key + "' " + message);
-  }
-  void finish() const {
-    for (auto it = spec_.options.begin(); it != spec_.options.end(); ++it) {
-      if (!used_.count(it.key())) {
-        std::string known;
-        for (const auto& k : used_) known += (known.empty() ? "" : ", ") + k;
-        throw std::runtime_error(spec_.where + ": unknown key '" + it.key() + "' for a reward of type \"" + spec_.type +
-                                 "\" (it reads: " + known + ")");
-      }
-    }
-  }
-
- private:
-  const nlohmann::json* find(const std::string& key) {
-    used_.insert(key);
-    auto it = spec_.options.find(key);
-    return it == spec_.options.end() ? nullptr : &*it;
-  }
-  const RewardSpec& spec_;
-  std::set<std::string> used_;
+  explicit Options(const RewardSpec& spec) : core::JsonOptions(spec.options, spec.where, "reward (type \"" + spec.type + "\")") {}
 };
 
 std::unique_ptr<reward::Reward> make_rewardanything(const RewardSpec& spec, const RewardContext& context) {
   Options options(spec);
-  reward::JudgeSettings settings;
-  const std::string model = options.string("model", "");
-  const std::string principle = options.string("principle", "");
-  const std::string principle_file = options.string("principle_file", "");
-  if (principle.empty() == principle_file.empty()) options.fail("principle", "or principle_file: give exactly one");
-  settings.principle = principle_file.empty() ? principle : reward::load_principle(principle_file).text;
-  const std::string system_prompt_file = options.string("system_prompt_file", "");
-  if (!system_prompt_file.empty()) settings.system_prompt = reward::load_judge_system_prompt(system_prompt_file);
-  settings.mask = options.boolean("mask", true);
-  if (options.has("mask_seed")) settings.mask_seed = static_cast<uint64_t>(options.integer("mask_seed", 42));
-  settings.enable_thinking = options.boolean("thinking", true);
-  settings.sampler.temperature = options.number("temperature", settings.sampler.temperature);
-  settings.sampler.top_p = options.number("top_p", settings.sampler.top_p);
-  settings.sampler.top_k = options.integer("top_k", 0);
-  settings.max_new_tokens = options.integer("max_new_tokens", settings.max_new_tokens);
-  settings.max_responses_per_call = options.integer("max_per_call", settings.max_responses_per_call);
-  settings.max_retries = options.integer("retries", settings.max_retries);
-  settings.fallback_value = options.number("fallback_value", 0.0);
-  settings.seed = context.seed ^ 0x6a756467ull;  // "judg": the judge's streams differ from the policy's
-  rollout::GeneratorConfig generator;
-  generator.max_slots = options.integer("slots", 16);
-  generator.max_length = options.integer("max_length", 0);
-  lm::LoadOptions load;
-  const std::string dtype = options.string("dtype", "");
-  load.device = c10::Device(options.string("device", context.device));
-  if (!dtype.empty()) load.dtype = lm::dtype_from_name(dtype, spec.where + ": reward.dtype");
-  try {
-    settings.conversion = reward::parse_listwise_mode(options.string("conversion", "score_rank_tiebreak"));
-    settings.fallback = reward::parse_judge_fallback(options.string("fallback", "group_mean"));
-    settings.overflow = reward::parse_judge_overflow(options.string("overflow", "split"));
-  } catch (const std::invalid_argument& error) {
-    throw std::runtime_error(spec.where + ": reward: " + error.what());
-  }
+  reward::JudgeOptions judge = reward::read_judge_options(options, context.device, /*principle_required=*/true);
+  judge.settings.seed = core::stream_seed(context.seed, core::Stream::judge);  // apart from the policy's streams
   options.finish();
-  if (model.empty()) options.fail("model", "is required (the judge's model directory)");
-  return reward::RewardAnythingJudge::load(model, settings, generator, load);
+  if (judge.model.empty()) options.fail("model", "is required (the judge's model directory)");
+  return reward::load_judge(judge);
 }
 
 template <class F>
@@ -140,8 +52,8 @@ std::unique_ptr<reward::Reward> make_length(const RewardSpec& spec, const Reward
   const std::string tokenizer_dir = options.string("tokenizer", context.policy_model);
   options.finish();
   if (config.max <= 0) options.fail("target", "(or min/max) must be given and positive");
-  std::shared_ptr<const lm::Tokenizer> tokenizer;
-  if (config.unit == reward::LengthUnit::tokens) tokenizer = lm::load_tokenizer(tokenizer_dir);
+  std::shared_ptr<const text::Tokenizer> tokenizer;
+  if (config.unit == reward::LengthUnit::tokens) tokenizer = text::load_tokenizer(tokenizer_dir);
   return with_where(spec, [&] { return std::make_unique<reward::LengthReward>(config, tokenizer); });
 }
 

@@ -1,7 +1,7 @@
 // Builds the run's reward from its [reward] section: the RewardAnything judge, the rule
 // rewards, a scalar reward model, or a weighted composite of them. Each type's keys are checked
 // here; an unknown or mistyped key is an error naming it and the section's file and line.
-// docs/config.md lists every key. Used by the trainer and by `precept train --check`.
+// docs/training.md lists every key. Used by the trainer and by `precept train --check`.
 #pragma once
 
 #include "reward/reward.h"

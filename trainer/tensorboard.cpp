@@ -232,7 +232,7 @@ EventTruncation truncate_event_files(const std::filesystem::path& directory, int
   }
   std::sort(files.begin(), files.end());
   for (const auto& path : files) {
-    const std::string bytes = read_file(path);
+    const std::string bytes = core::read_file(path);
     const RecordScan scan = scan_records(bytes);
     std::string kept;
     int64_t dropped = 0;
@@ -251,13 +251,13 @@ EventTruncation truncate_event_files(const std::filesystem::path& directory, int
       }
     }
     if (!scan.problem.empty()) result.damaged.push_back(path.filename().string() + ": " + scan.problem);
-    if (dropped > 0 || scan.intact_bytes != bytes.size()) replace_file_atomically(path, kept);
+    if (dropped > 0 || scan.intact_bytes != bytes.size()) core::replace_file_atomically(path, kept);
     result.dropped += dropped;
   }
   return result;
 }
 
-AppendFile EventFileWriter::create(const std::filesystem::path& directory, double wall_time) {
+core::AppendFile EventFileWriter::create(const std::filesystem::path& directory, double wall_time) {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::strcpy(host, "localhost");
   std::string hostname = host;
@@ -269,7 +269,7 @@ AppendFile EventFileWriter::create(const std::filesystem::path& directory, doubl
   for (int suffix = 0;; ++suffix) {
     const std::filesystem::path path = directory / (suffix == 0 ? base : base + "." + std::to_string(suffix));
     if (std::filesystem::exists(path)) continue;
-    return AppendFile(path, AppendFile::Mode::create_new);
+    return core::AppendFile(path, core::AppendFile::Mode::create_new);
   }
 }
 

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "trainer/log_file.h"
+#include "core/files.h"
 
 namespace precept::trainer::tensorboard {
 
@@ -77,8 +77,8 @@ class EventFileWriter {
   const std::filesystem::path& path() const { return file_.path(); }
 
  private:
-  static AppendFile create(const std::filesystem::path& directory, double wall_time);
-  AppendFile file_;
+  static core::AppendFile create(const std::filesystem::path& directory, double wall_time);
+  core::AppendFile file_;
 };
 
 }  // namespace precept::trainer::tensorboard

@@ -5,11 +5,11 @@
 // --reference runs the slow full-recompute loop instead, for checking.
 #include "apps/commands/commands.h"
 #include "apps/commands/options.h"
-#include "apps/commands/progress.h"
+#include "core/progress.h"
 #include "lm/model_config.h"
 #include "lm/pretrained.h"
-#include "lm/prompt.h"
-#include "lm/tokenizer.h"
+#include "data/prompt.h"
+#include "text/tokenizer.h"
 #include "rollout/full_recompute.h"
 #include "rollout/generator.h"
 
@@ -47,7 +47,7 @@ int cmd_generate(const std::vector<std::string>& args) {
       ("ignore-eos", po::bool_switch(), "do not stop at the model's EOS ids")
       ("slots", po::value(&generator_config.max_slots)->default_value(16), "sequences decoded at once")
       ("max-length", po::value(&generator_config.max_length)->default_value(0),
-       "cache positions per slot (prompt + new tokens); 0 = the model's maximum, capped at 4096")
+       "cache positions per slot (prompt + new tokens); 0 = the longest prompt + max new tokens")
       ("dtype", po::value(&dtype_name)->default_value("float32"), "float32 | bfloat16 | float16")
       ("device", po::value(&device_name)->default_value("cpu"), "cpu | cuda | cuda:N")
       ("output,o", po::value(&output_path), "write one JSON record per completion (JSONL)")
@@ -63,40 +63,41 @@ int cmd_generate(const std::vector<std::string>& args) {
   load.dtype = lm::dtype_from_name(dtype_name, "--dtype");
   load.device = c10::Device(device_name);
   const auto start = std::chrono::steady_clock::now();
-  lm::Transformer model = lm::load_pretrained(model_dir, load);
-  model->eval();
-  auto tokenizer = lm::load_tokenizer(model_dir);
-  std::optional<lm::ChatTemplate> chat;
-  try {
-    chat = lm::ChatTemplate::from_model_dir(model_dir);
-  } catch (const std::exception&) {
-    // Plain-text prompts need no template; a chat prompt reports the missing one.
-  }
-  const auto& config = model->config();
-  if (!values["ignore-eos"].as<bool>()) params.stop_token_ids = rollout::default_stop_ids(model_dir, config, tokenizer.get());
+  lm::OpenOptions open;
+  open.load = load;
+  lm::Pretrained pretrained = lm::open_pretrained(model_dir, open);
+  lm::Transformer model = pretrained.model;
+  const text::Tokenizer* tokenizer = pretrained.tokenizer.get();
+  const auto& config = pretrained.config;
+  if (!values["ignore-eos"].as<bool>()) params.stop_token_ids = pretrained.stop_ids;
   params.stop_strings = stop_strings;
 
-  std::vector<lm::Prompt> prompts;
+  std::vector<data::Prompt> prompts;
   if (!prompts_path.empty()) {
-    prompts = lm::read_prompts_jsonl(prompts_path, field);
+    prompts = data::read_prompts_jsonl(prompts_path, field);
   } else if (prompt_texts.empty()) {
-    prompts.push_back(lm::Prompt{"", {}, {}, "--prompt"});
+    prompts.push_back(data::Prompt{"", {}, {}, "--prompt"});
   } else {
-    for (size_t i = 0; i < prompt_texts.size(); ++i) prompts.push_back(lm::Prompt{prompt_texts[i], {}, {}, "--prompt " + std::to_string(i)});
+    for (size_t i = 0; i < prompt_texts.size(); ++i) prompts.push_back(data::Prompt{prompt_texts[i], {}, {}, "--prompt " + std::to_string(i)});
   }
-  lm::PromptFormat format;
+  data::PromptFormat format;
   format.chat_for_text = values["chat"].as<bool>();
   format.system_prompt = system_prompt;
   format.enable_thinking = !values["no-thinking"].as<bool>();
   std::vector<rollout::GenerationRequest> requests;
   for (const auto& prompt : prompts) {
     rollout::GenerationRequest request;
-    request.prompt = lm::encode_prompt(prompt, *tokenizer, chat ? &*chat : nullptr, format);
+    const bool chat = !prompt.messages.empty() || format.chat_for_text;
+    request.prompt = data::encode_prompt(prompt, *tokenizer, chat ? &pretrained.require_chat_template(prompt.where) : nullptr, format);
     if (request.prompt.empty()) throw std::runtime_error(prompt.where + ": encodes to no tokens and the tokenizer adds no BOS");
     request.n = samples;
     requests.push_back(std::move(request));
   }
-  if (generator_config.max_length == 0) generator_config.max_length = std::min<int64_t>(config.max_position_embeddings, 4096);
+  if (generator_config.max_length == 0) {  // sized to the longest request, within the model's context
+    size_t longest = 0;
+    for (const auto& request : requests) longest = std::max(longest, request.prompt.size());
+    generator_config.max_length = std::min<int64_t>(pretrained.context_length, int64_t(longest) + params.max_new_tokens);
+  }
 
   std::vector<rollout::Completion> completions;
   if (values["reference"].as<bool>()) {
@@ -114,8 +115,8 @@ int cmd_generate(const std::vector<std::string>& args) {
     completion.finish = out.stopped ? rollout::FinishReason::stop_token : rollout::FinishReason::length;
     completions.push_back(std::move(completion));
   } else {
-    rollout::Generator generator(*model, generator_config, tokenizer.get());
-    ProgressLine line("generate");
+    rollout::Generator generator(*model, generator_config, tokenizer);
+    core::ProgressLine line("generate");
     completions = generator.generate(requests, params, [&](const rollout::GenerationProgress& p) {
       line.update(p.sequences_done, p.sequences_total, p.tokens_generated, "tok", p.seconds, p.eta_seconds);
     });

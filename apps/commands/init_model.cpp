@@ -6,8 +6,8 @@
 #include "apps/commands/paths.h"
 #include "lm/model_config.h"
 #include "lm/pretrained.h"
-#include "lm/tokenizer.h"
-#include "trainer/toml_reader.h"
+#include "text/tokenizer.h"
+#include "core/toml_reader.h"
 
 #include <nlohmann/json.hpp>
 
@@ -24,7 +24,7 @@ const char* kTokenizerFiles[] = {"tokenizer.json", "tokenizer_config.json", "tok
                                  "vocab.json",     "merges.txt",            "added_tokens.json", "chat_template.jinja"};
 
 // The ids generation stops at: the tokenizer's EOS and the usual end-of-turn tokens it has.
-std::vector<int64_t> stop_ids_of(const lm::Tokenizer& tokenizer) {
+std::vector<int64_t> stop_ids_of(const text::Tokenizer& tokenizer) {
   std::vector<int64_t> ids;
   auto add = [&](std::optional<int64_t> id) {
     if (id && std::find(ids.begin(), ids.end(), *id) == ids.end()) ids.push_back(*id);
@@ -53,8 +53,8 @@ int cmd_init_model(const std::vector<std::string>& args) {
   if (!parse_options("init-model", "--preset NAME --tokenizer DIR --out DIR [--seed N]", options, args, values)) return 0;
 
   const fs::path preset_path = find_config_file("models", preset);
-  trainer::TomlDocument document = trainer::TomlDocument::from_file(preset_path.string());
-  trainer::TomlSection root = document.root();
+  core::TomlDocument document = core::TomlDocument::from_file(preset_path.string());
+  core::TomlSection root = document.root();
   nlohmann::json config;
   config["architectures"] = {root.required_string("architecture")};
   for (const char* key : {"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
@@ -80,7 +80,7 @@ int cmd_init_model(const std::vector<std::string>& args) {
     if (!fs::exists(tokenizer_config)) throw std::runtime_error(tokenizer_config + ": no such file (--tokenizer-config)");
     fs::copy_file(tokenizer_config, fs::path(out_dir) / "tokenizer_config.json", fs::copy_options::overwrite_existing);
   }
-  auto tokenizer = lm::load_tokenizer(out_dir);
+  auto tokenizer = text::load_tokenizer(out_dir);
   // The embedding covers the tokenizer, rounded up to a multiple of 128 as Qwen and Llama do.
   const int64_t vocab = preset_vocab > 0 ? preset_vocab : (tokenizer->vocab_size() + 127) / 128 * 128;
   if (vocab < tokenizer->vocab_size()) {

@@ -4,8 +4,11 @@
 // judge model would see and stops; --parse FILE reads raw judge outputs and prints what precept
 // makes of them, with no model loaded.
 #include "apps/commands/commands.h"
+#include "core/files.h"
 #include "apps/commands/options.h"
-#include "apps/commands/progress.h"
+#include "core/progress.h"
+#include "core/json_options.h"
+#include "reward/judge_options.h"
 #include "reward/judge_parser.h"
 #include "reward/principle.h"
 #include "reward/rewardanything.h"
@@ -15,17 +18,13 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 namespace precept::apps {
 namespace {
 using json = nlohmann::json;
 using ordered_json = nlohmann::ordered_json;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open");
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // Responses as a JSON list of strings or an object {name: text}, into a group.
 void fill_responses(const ordered_json& value, reward::Group& group, const std::string& where) {
@@ -88,22 +87,91 @@ int parse_outputs(const std::string& path) {
   return 0;
 }
 
+// The judge flags, named as the keys of a recipe's [reward] section (reward/judge_options.h),
+// which holds every default: the flag's help shows it.
+struct JudgeFlag {
+  const char* flag;  // "top-p,p"
+  const char* key;   // "top_p"
+  enum Kind { text, number, integer, negated_switch } kind;
+  std::string help;
+};
+
+std::vector<JudgeFlag> judge_flags() {
+  const reward::JudgeSettings settings;
+  const rollout::GeneratorConfig generator;
+  auto number = [](double value) {
+    std::ostringstream out;
+    out << value;
+    return out.str();
+  };
+  return {
+      {"model", "model", JudgeFlag::text, "judge model directory (a Qwen3 checkpoint such as RewardAnything-8B)"},
+      {"principle", "principle", JudgeFlag::text, "the principle text"},
+      {"principle-file", "principle_file", JudgeFlag::text, "a principle TOML file (configs/principles/*.toml)"},
+      {"system-prompt-file", "system_prompt_file", JudgeFlag::text,
+       "the judge's system prompt, byte for byte (default: precept's own; see docs/judge.md for upstream's)"},
+      {"no-mask", "mask", JudgeFlag::negated_switch, "show the responses under their own names and order (mask_responses=False)"},
+      {"mask-seed", "mask_seed", JudgeFlag::integer, "a fixed masking seed (42 = upstream's order); default: one per group"},
+      {"no-thinking", "thinking", JudgeFlag::negated_switch, "enable_thinking=false"},
+      {"temperature,t", "temperature", JudgeFlag::number, "sampling temperature (default " + number(settings.sampler.temperature) + ")"},
+      {"top-p,p", "top_p", JudgeFlag::number, "nucleus mass (default " + number(settings.sampler.top_p) + ")"},
+      {"top-k", "top_k", JudgeFlag::integer, "keep the k most likely tokens (default " + number(settings.sampler.top_k) + " = off)"},
+      {"max-new-tokens,n", "max_new_tokens", JudgeFlag::integer, "judgment length limit (default " + number(settings.max_new_tokens) + ")"},
+      {"max-per-call", "max_per_call", JudgeFlag::integer,
+       "responses per judge call (default " + number(settings.max_responses_per_call) + ")"},
+      {"retries", "retries", JudgeFlag::integer,
+       "new attempts for an unparseable judgment (default " + number(settings.max_retries) + ")"},
+      {"conversion", "conversion", JudgeFlag::text,
+       "score | normalized | rank | score_rank_tiebreak (default " + reward::listwise_mode_name(settings.conversion) + ")"},
+      {"fallback", "fallback", JudgeFlag::text, "group_mean | constant (default " + reward::judge_fallback_name(settings.fallback) + ")"},
+      {"fallback-value", "fallback_value", JudgeFlag::number, "the constant fallback (default " + number(settings.fallback_value) + ")"},
+      {"overflow", "overflow", JudgeFlag::text,
+       "a call too long for the context: split | error (default " + reward::judge_overflow_name(settings.overflow) + ")"},
+      {"slots", "slots", JudgeFlag::integer, "judge calls generated at once (default " + number(generator.max_slots) + ")"},
+      {"max-length", "max_length", JudgeFlag::integer,
+       "judge context per call (prompt + judgment); default: the model's, capped at " + number(lm::kDefaultMaxContext)},
+      {"dtype", "dtype", JudgeFlag::text, "float32 | bfloat16 | float16 (default: float32 on the CPU, the checkpoint's on a GPU)"},
+      {"device", "device", JudgeFlag::text, "cpu | cuda | cuda:N (default cpu)"},
+  };
+}
+
+void add_judge_flags(po::options_description& options) {
+  for (const auto& flag : judge_flags()) {
+    switch (flag.kind) {
+      case JudgeFlag::text: options.add_options()(flag.flag, po::value<std::string>(), flag.help.c_str()); break;
+      case JudgeFlag::number: options.add_options()(flag.flag, po::value<double>(), flag.help.c_str()); break;
+      case JudgeFlag::integer: options.add_options()(flag.flag, po::value<int64_t>(), flag.help.c_str()); break;
+      case JudgeFlag::negated_switch: options.add_options()(flag.flag, po::bool_switch(), flag.help.c_str()); break;
+    }
+  }
+}
+
+// The flags given, as judge options.
+nlohmann::json judge_flag_values(const po::variables_map& values) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& flag : judge_flags()) {
+    const std::string name = std::string(flag.flag).substr(0, std::string(flag.flag).find(','));
+    if (!values.count(name) || values[name].defaulted()) continue;
+    switch (flag.kind) {
+      case JudgeFlag::text: out[flag.key] = values[name].as<std::string>(); break;
+      case JudgeFlag::number: out[flag.key] = values[name].as<double>(); break;
+      case JudgeFlag::integer: out[flag.key] = values[name].as<int64_t>(); break;
+      case JudgeFlag::negated_switch:
+        if (values[name].as<bool>()) out[flag.key] = false;
+        break;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 int cmd_judge(const std::vector<std::string>& args) {
   po::options_description options("options");
-  std::string model_dir, principle_text, principle_file, system_prompt_file, prompt, responses_file, batch_path;
-  std::string output_path, parse_path, conversion, fallback, overflow, dtype_name, device_name;
+  std::string prompt, responses_file, batch_path, output_path, parse_path;
   std::vector<std::string> response_texts;
-  reward::JudgeSettings settings;
-  rollout::GeneratorConfig generator;
-  uint64_t mask_seed = 0;
+  uint64_t seed = 0;
   options.add_options()
-      ("model", po::value(&model_dir), "judge model directory (a Qwen3 checkpoint such as RewardAnything-8B)")
-      ("principle", po::value(&principle_text), "the principle text")
-      ("principle-file", po::value(&principle_file), "a principle TOML file (configs/principles/*.toml)")
-      ("system-prompt-file", po::value(&system_prompt_file),
-       "the judge's system prompt, byte for byte (default: precept's own; see docs/judge.md for upstream's)")
       ("prompt", po::value(&prompt), "the prompt the responses answer")
       ("responses", po::value(&responses_file), "JSON file: a list of strings or an object {name: text}")
       ("response", po::value(&response_texts)->composing(), "a response (repeatable), instead of --responses")
@@ -111,42 +179,21 @@ int cmd_judge(const std::vector<std::string>& args) {
       ("output,o", po::value(&output_path), "write the results here (JSONL) instead of stdout")
       ("print-prompt", po::bool_switch(), "print the exact text the judge model would see, then stop")
       ("parse", po::value(&parse_path), "parse raw outputs (JSONL {\"output\"[, \"masked2real\"]}); no model")
-      ("no-mask", po::bool_switch(), "show the responses under their own names and order (mask_responses=False)")
-      ("mask-seed", po::value(&mask_seed), "a fixed masking seed (42 = upstream's order); default: one per group")
-      ("no-thinking", po::bool_switch(), "enable_thinking=false")
-      ("temperature,t", po::value(&settings.sampler.temperature)->default_value(0.1), "sampling temperature")
-      ("top-p,p", po::value(&settings.sampler.top_p)->default_value(0.9), "nucleus mass")
-      ("max-new-tokens,n", po::value(&settings.max_new_tokens)->default_value(4096), "judgment length limit")
-      ("seed,s", po::value(&settings.seed)->default_value(0), "seed for sampling and masking")
-      ("max-per-call", po::value(&settings.max_responses_per_call)->default_value(8), "responses per judge call")
-      ("retries", po::value(&settings.max_retries)->default_value(2), "new attempts for an unparseable judgment")
-      ("conversion", po::value(&conversion)->default_value("score_rank_tiebreak"),
-       "score | normalized | rank | score_rank_tiebreak")
-      ("fallback", po::value(&fallback)->default_value("group_mean"), "group_mean | constant")
-      ("fallback-value", po::value(&settings.fallback_value)->default_value(0.0), "the constant fallback")
-      ("overflow", po::value(&overflow)->default_value("split"), "a call too long for the context: split | error")
-      ("slots", po::value(&generator.max_slots)->default_value(8), "judge calls generated at once")
-      ("max-length", po::value(&generator.max_length)->default_value(0),
-       "judge context per call (prompt + judgment); 0 = the model's, capped at 16384")
-      ("dtype", po::value(&dtype_name)->default_value("float32"), "float32 | bfloat16 | float16")
-      ("device", po::value(&device_name)->default_value("cpu"), "cpu | cuda | cuda:N");
+      ("seed,s", po::value(&seed), "seed for sampling and masking (default 0)");
+  add_judge_flags(options);
   po::variables_map values;
   if (!parse_options("judge", "--model DIR --principle TEXT --prompt TEXT --responses FILE.json [options]", options,
                      args, values)) {
     return 0;
   }
   if (!parse_path.empty()) return parse_outputs(parse_path);
-  if (model_dir.empty()) throw std::runtime_error("--model is required (except with --parse)");
-  if (!principle_text.empty() && !principle_file.empty()) throw std::runtime_error("give --principle or --principle-file, not both");
-  if (!principle_file.empty()) principle_text = reward::load_principle(principle_file).text;
-  settings.principle = principle_text;
-  if (!system_prompt_file.empty()) settings.system_prompt = reward::load_judge_system_prompt(system_prompt_file);
-  settings.mask = !values["no-mask"].as<bool>();
-  if (values.count("mask-seed")) settings.mask_seed = mask_seed;
-  settings.enable_thinking = !values["no-thinking"].as<bool>();
-  settings.conversion = reward::parse_listwise_mode(conversion);
-  settings.fallback = reward::parse_judge_fallback(fallback);
-  settings.overflow = reward::parse_judge_overflow(overflow);
+  const nlohmann::json flags = judge_flag_values(values);
+  core::JsonOptions reader(flags, "precept judge", "the judge");
+  reward::JudgeOptions judge_options = reward::read_judge_options(reader, "cpu", /*principle_required=*/false);
+  reader.finish();
+  if (judge_options.model.empty()) throw std::runtime_error("--model is required (except with --parse)");
+  reward::JudgeSettings& settings = judge_options.settings;
+  settings.seed = seed;
 
   // The groups, and a principle per group where the batch gives one.
   std::vector<reward::Group> groups;
@@ -188,13 +235,7 @@ int cmd_judge(const std::vector<std::string>& args) {
     reward::Group group;
     group.prompt = prompt;
     if (!responses_file.empty()) {
-      ordered_json responses;
-      try {
-        responses = ordered_json::parse(read_file(responses_file));
-      } catch (const nlohmann::json::exception& error) {
-        throw std::runtime_error(responses_file + ": not valid JSON: " + error.what());
-      }
-      fill_responses(responses, group, responses_file);
+      fill_responses(core::read_ordered_json_file(responses_file), group, responses_file);
     } else {
       group.responses = response_texts;
     }
@@ -205,11 +246,8 @@ int cmd_judge(const std::vector<std::string>& args) {
   if (principles.front().empty()) throw std::runtime_error("give --principle TEXT or --principle-file FILE");
   settings.principle = principles.front();
 
-  lm::LoadOptions load;
-  load.dtype = lm::dtype_from_name(dtype_name, "--dtype");
-  load.device = c10::Device(device_name);
   const auto start = std::chrono::steady_clock::now();
-  auto judge = reward::RewardAnythingJudge::load(model_dir, settings, generator, load);
+  auto judge = reward::load_judge(judge_options);
 
   if (values["print-prompt"].as<bool>()) {
     for (size_t g = 0; g < groups.size(); ++g) {
@@ -225,7 +263,7 @@ int cmd_judge(const std::vector<std::string>& args) {
     if (!file) throw std::runtime_error(output_path + ": cannot write");
   }
   std::ostream& out = output_path.empty() ? std::cout : file;
-  ProgressLine line("judge");
+  core::ProgressLine line("judge");
   int64_t failures = 0, retries = 0, done = 0;
   // Groups that share a principle are judged in one batch, so their calls share the slots.
   size_t begin = 0;

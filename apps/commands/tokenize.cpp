@@ -3,9 +3,10 @@
 // with ids, pieces and the rendered text out. --jsonl FILE tokenizes a batch, one per line.
 #include "apps/commands/commands.h"
 #include "apps/commands/options.h"
-#include "lm/chat_template.h"
-#include "lm/prompt.h"
-#include "lm/tokenizer.h"
+#include "lm/pretrained.h"
+#include "text/chat_template.h"
+#include "data/prompt.h"
+#include "text/tokenizer.h"
 
 #include <nlohmann/json.hpp>
 
@@ -23,15 +24,14 @@ struct TokenizeSettings {
   bool enable_thinking = true;
 };
 
-json tokenize_one(const lm::Tokenizer& tokenizer, const std::optional<lm::ChatTemplate>& chat,
-                  const std::string& template_error, const json& input, const TokenizeSettings& settings,
+json tokenize_one(const lm::Pretrained& model, const json& input, const TokenizeSettings& settings,
                   const std::string& where) {
+  const text::Tokenizer& tokenizer = *model.tokenizer;
   std::string text;
   if (input.is_string()) {
     text = input.get<std::string>();
   } else if (input.is_array()) {
-    if (!chat) throw std::runtime_error(where + ": chat messages given but no chat template could be loaded: " + template_error);
-    text = chat->render(lm::messages_from_json(input, where), settings.add_generation_prompt, settings.enable_thinking);
+    text = model.require_chat_template(where + " (chat messages)").render(data::messages_from_json(input, where), settings.add_generation_prompt, settings.enable_thinking);
   } else {
     throw std::runtime_error(where + ": expected a string or a list of chat messages");
   }
@@ -63,14 +63,9 @@ int cmd_tokenize(const std::vector<std::string>& args) {
   settings.enable_thinking = !values["no-thinking"].as<bool>();
   if (values.count("input") == values.count("jsonl")) throw std::runtime_error("give either TEXT/MESSAGES or --jsonl FILE");
 
-  auto tokenizer = lm::load_tokenizer(model_dir);
-  std::optional<lm::ChatTemplate> chat;
-  std::string template_error;  // plain text needs no template; messages report this
-  try {
-    chat = lm::ChatTemplate::from_model_dir(model_dir);
-  } catch (const std::exception& error) {
-    template_error = error.what();
-  }
+  lm::OpenOptions open;
+  open.weights = false;
+  const lm::Pretrained model = lm::open_pretrained(model_dir, open);
 
   if (!jsonl_path.empty()) {
     std::ifstream in(jsonl_path);
@@ -89,7 +84,7 @@ int cmd_tokenize(const std::vector<std::string>& args) {
         throw std::runtime_error(where + ": each line needs exactly one of \"text\" or \"messages\"");
       }
       const json& payload = record.contains("text") ? record["text"] : record["messages"];
-      std::cout << tokenize_one(*tokenizer, chat, template_error, payload, settings, where).dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+      std::cout << tokenize_one(model, payload, settings, where).dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
     }
     return 0;
   }
@@ -101,7 +96,7 @@ int cmd_tokenize(const std::vector<std::string>& args) {
       parsed = input;
     }
   }
-  std::cout << tokenize_one(*tokenizer, chat, template_error, parsed, settings, "input").dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  std::cout << tokenize_one(model, parsed, settings, "input").dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
   return 0;
 }
 

@@ -4,7 +4,8 @@
 // processes itself (trainer/dist/launch.h).
 #include "apps/commands/commands.h"
 #include "apps/commands/options.h"
-#include "apps/commands/progress.h"
+#include "apps/commands/training_hooks.h"
+#include "core/progress.h"
 #include "trainer/config.h"
 #include "trainer/dist/launch.h"
 #include "trainer/dist/process_group.h"
@@ -39,7 +40,7 @@ int cmd_train(const std::vector<std::string>& args) {
   std::vector<std::string> overrides;
   int nproc = 0;
   options.add_options()
-      ("recipe", po::value(&recipe)->required(), "the run's TOML file (see recipes/ and docs/config.md)")
+      ("recipe", po::value(&recipe)->required(), "the run's TOML file (see recipes/ and docs/training.md)")
       ("set", po::value(&overrides)->composing(), "override a key: --set section.key=value (repeatable)")
       ("resume", po::value(&resume)->implicit_value("latest"),
        "continue from the run's latest checkpoint, or from the checkpoint folder given")
@@ -76,6 +77,7 @@ int cmd_train(const std::vector<std::string>& args) {
 int train_with(trainer::RunConfig config, std::shared_ptr<trainer::Communicator> communicator, const std::string& resume) {
   const bool main = communicator->is_main();
   trainer::GrpoTrainer trainer(std::move(config), communicator);
+  trainer.set_hooks(training_hooks());
   const auto& run = trainer.config();
   if (!resume.empty()) {
     trainer.resume(resume == "latest" ? run.run.output_dir : resume);
@@ -97,7 +99,7 @@ int train_with(trainer::RunConfig config, std::shared_ptr<trainer::Communicator>
     // One line per step, so that the history stays on screen.
     std::fprintf(stderr, "[train] step %lld/%lld | %s | %.0f tok/s | ETA %s%s\n", static_cast<long long>(summary.step),
                  static_cast<long long>(summary.total_steps), detail.c_str(), get(m, "throughput/tokens_per_s"),
-                 format_duration(summary.eta_seconds).c_str(),
+                 core::format_duration(summary.eta_seconds).c_str(),
                  summary.checkpoint.empty() ? "" : (" | checkpoint " + summary.checkpoint).c_str());
   });
   if (main) {

@@ -11,8 +11,8 @@
 #pragma once
 
 #include "lm/transformer.h"
-#include "trainer/adamw.h"
-#include "trainer/communicator.h"
+#include "trainer/optim/adamw.h"
+#include "trainer/dist/communicator.h"
 
 #include <map>
 #include <memory>

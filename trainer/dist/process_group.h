@@ -7,13 +7,24 @@
 // transport: c10d does the communication.
 #pragma once
 
-#include "trainer/communicator.h"
-#include "trainer/config.h"
+#include "trainer/dist/communicator.h"
 
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+
+namespace precept::trainer {
+
+// [distributed] of a run: the process group and its collectives.
+struct DistributedSection {
+  std::string backend = "auto";    // auto | gloo | nccl
+  int64_t timeout_seconds = 600;   // a collective that waits longer fails, naming the rank
+  int64_t bucket_mb = 25;          // gradient all-reduce bucket size
+  bool zero1 = false;              // shard optimizer state and fp32 master weights across ranks
+};
+
+}  // namespace precept::trainer
 
 namespace precept::trainer::dist {
 

@@ -1,0 +1,1 @@
+// Compiles cmake/pch.h once (see CMakeLists.txt: precept_pch).

@@ -1,0 +1,230 @@
+// The phases of an RL step; see phases.h.
+#include "trainer/phases.h"
+
+#include "core/random_streams.h"
+#include "policy/logprobs.h"
+#include "policy/sequences.h"
+#include "trainer/advantages.h"
+#include "trainer/kl.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <numeric>
+
+namespace precept::trainer {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+std::vector<double> Trajectory::raw_rewards() const {
+  std::vector<double> out;
+  for (const auto& group : scores) out.insert(out.end(), group.rewards.begin(), group.rewards.end());
+  return out;
+}
+
+Trajectory collect_rollouts(const StepContext& context, const std::vector<int64_t>& prompts, int64_t first_position) {
+  const RunConfig& config = context.config;
+  Trajectory out;
+  out.group_size = config.rollout.group_size;
+  std::vector<rollout::GenerationRequest> requests;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const int64_t position = first_position + static_cast<int64_t>(i);
+    out.prompt_index.push_back(prompts[i]);
+    out.position.push_back(position);
+    const uint64_t rollout_seed = core::stream_seed(config.run.seed, core::Stream::rollout);
+    const uint64_t seed = core::mix_seed(core::mix_seed(rollout_seed, static_cast<uint64_t>(context.step)),
+                                         static_cast<uint64_t>(position));
+    requests.push_back({context.data[prompts[i]].ids, out.group_size, seed});
+  }
+  rollout::SamplingParams params;
+  params.sampler = {.temperature = config.rollout.temperature,
+                    .top_k = config.rollout.top_k,
+                    .top_p = config.rollout.top_p,
+                    .min_p = config.rollout.min_p};
+  params.max_new_tokens = config.rollout.max_new_tokens;
+  params.stop_token_ids = context.stop_ids;
+  params.stop_strings = config.rollout.stop;
+  const auto start = Clock::now();
+  {
+    at::NoGradGuard no_grad;
+    out.completions = context.generator.generate(requests, params);
+  }
+  if (config.rollout.release_cache) context.generator.release_cache();
+  out.seconds.generate = seconds_since(start);
+  for (const auto& completion : out.completions) {
+    out.texts.push_back(rollout::completion_text(context.tokenizer, completion));
+    out.generated_tokens += static_cast<int64_t>(completion.tokens.size());
+  }
+  return out;
+}
+
+void score(const StepContext& context, Trajectory& trajectory) {
+  const int64_t G = trajectory.group_size;
+  const auto start = Clock::now();
+  std::vector<reward::Group> groups;
+  for (int64_t g = 0; g < trajectory.groups(); ++g) {
+    const PromptExample& example = context.data[trajectory.prompt_index[g]];
+    reward::Group group;
+    group.prompt = example.judge_text;
+    group.record = example.prompt.record.is_null() ? nlohmann::json::object() : example.prompt.record;
+    group.responses.assign(trajectory.texts.begin() + g * G, trajectory.texts.begin() + (g + 1) * G);
+    const uint64_t reward_seed = core::stream_seed(context.config.run.seed, core::Stream::reward);
+    group.seed = core::mix_seed(core::mix_seed(reward_seed, static_cast<uint64_t>(context.step)),
+                                static_cast<uint64_t>(trajectory.position[g]));
+    groups.push_back(std::move(group));
+  }
+  trajectory.scores = context.reward.score_batch(groups);
+  trajectory.seconds.reward = seconds_since(start);
+}
+
+Trajectory collect_scored_rollouts(const StepContext& context, const std::vector<int64_t>& prompts,
+                                   int64_t first_position) {
+  Trajectory trajectory = collect_rollouts(context, prompts, first_position);
+  score(context, trajectory);
+  return trajectory;
+}
+
+std::vector<double> shape_rewards(const AlgorithmSection& algorithm, const Trajectory& trajectory) {
+  const int64_t G = trajectory.group_size;
+  std::vector<double> values;
+  for (int64_t g = 0; g < trajectory.groups(); ++g) {
+    for (int64_t j = 0; j < G; ++j) {
+      double value = trajectory.scores[g].rewards[j];
+      if (algorithm.overlong) value += overlong_penalty(trajectory.length(g * G + j), *algorithm.overlong);
+      values.push_back(value);
+    }
+  }
+  return values;
+}
+
+namespace {
+
+// Moves `fresh` group k into the place (and position) of the dropped group `into`.
+void replace_group(Trajectory& trajectory, int64_t into, Trajectory& fresh, int64_t k) {
+  const int64_t G = trajectory.group_size;
+  trajectory.prompt_index[into] = fresh.prompt_index[k];
+  for (int64_t j = 0; j < G; ++j) {
+    trajectory.completions[into * G + j] = std::move(fresh.completions[k * G + j]);
+    trajectory.texts[into * G + j] = std::move(fresh.texts[k * G + j]);
+  }
+  trajectory.scores[into] = std::move(fresh.scores[k]);
+}
+
+}  // namespace
+
+void refill_zero_variance_groups(const StepContext& context, PromptSampler& sampler, Trajectory& trajectory) {
+  const AlgorithmSection& algorithm = context.config.algorithm;
+  const int64_t N = context.config.rollout.prompts_per_step, G = trajectory.group_size;
+  const int64_t world = context.communicator.world_size(), rank = context.communicator.rank();
+  for (int64_t round = 0;; ++round) {
+    const GroupAdvantages advantages =
+        compute_advantages(at::tensor(shape_rewards(algorithm, trajectory), at::kDouble), G, algorithm.advantage);
+    const int64_t without_signal = static_cast<int64_t>(advantages.zero_variance_groups.size());
+    if (round == 0) trajectory.zero_variance_first = without_signal;
+    const bool refill = algorithm.filter_zero_variance && round < algorithm.max_resample_rounds;
+    std::vector<double> needed_by_rank(world, 0.0);
+    needed_by_rank[rank] = refill ? static_cast<double>(without_signal) : 0.0;
+    needed_by_rank = all_reduce_scalars(context.communicator, needed_by_rank);
+    const int64_t total = static_cast<int64_t>(std::accumulate(needed_by_rank.begin(), needed_by_rank.end(), 0.0));
+    if (total == 0) return;
+    const std::vector<int64_t> extra = sampler.next(total);
+    const int64_t offset = static_cast<int64_t>(std::accumulate(needed_by_rank.begin(), needed_by_rank.begin() + rank, 0.0));
+    const int64_t needed_here = static_cast<int64_t>(needed_by_rank[rank]);
+    if (needed_here == 0) continue;
+    // Fresh seeds: positions past the step's batch, distinct per round and rank.
+    Trajectory fresh = collect_scored_rollouts(
+        context, std::vector<int64_t>(extra.begin() + offset, extra.begin() + offset + needed_here), N * (round + 1) + offset);
+    for (int64_t k = 0; k < needed_here; ++k) replace_group(trajectory, advantages.zero_variance_groups[k], fresh, k);
+    trajectory.generated_tokens += fresh.generated_tokens;
+    trajectory.seconds.generate += fresh.seconds.generate;
+    trajectory.seconds.reward += fresh.seconds.reward;
+    trajectory.resampled += needed_here;
+  }
+}
+
+bool needs_old_logprobs(const AlgorithmSection& algorithm) {
+  return algorithm.epochs * algorithm.mini_batches > 1 || algorithm.kl_mode == KlMode::reward;
+}
+
+std::vector<std::vector<int64_t>> consecutive_micro_batches(int64_t sequences, int64_t micro_batch_size) {
+  std::vector<std::vector<int64_t>> out;
+  for (int64_t s = 0; s < sequences; s += micro_batch_size) {
+    std::vector<int64_t> members;
+    for (int64_t t = s; t < std::min(sequences, s + micro_batch_size); ++t) members.push_back(t);
+    out.push_back(std::move(members));
+  }
+  return out;
+}
+
+void old_and_reference_logprobs(const StepContext& context, Trajectory& trajectory) {
+  const AlgorithmSection& algorithm = context.config.algorithm;
+  const auto start = Clock::now();
+  const bool need_old = needs_old_logprobs(algorithm), need_reference = algorithm.kl_mode != KlMode::none;
+  const int64_t S = trajectory.sequences();
+  trajectory.old_logprobs.assign(S, at::Tensor());
+  trajectory.reference_logprobs.assign(S, at::Tensor());
+  if (need_old || need_reference) {
+    at::NoGradGuard no_grad;
+    const policy::LogprobOptions options{.temperature = context.config.rollout.temperature,
+                                         .chunk_tokens = context.config.policy.logprob_chunk};
+    for (const auto& members : consecutive_micro_batches(S, algorithm.micro_batch_size)) {
+      const policy::SequenceBatch batch = sequence_batch(context, trajectory, members);
+      at::Tensor old, ref;
+      if (need_old) old = policy::sequence_logprobs(context.policy, batch, options).logprobs;
+      if (need_reference) ref = policy::sequence_logprobs(*context.reference, batch, options).logprobs;
+      for (size_t i = 0; i < members.size(); ++i) {
+        const int64_t length = trajectory.length(members[i]);
+        if (need_old) trajectory.old_logprobs[members[i]] = old[static_cast<int64_t>(i)].narrow(0, 0, length).clone();
+        if (need_reference) trajectory.reference_logprobs[members[i]] = ref[static_cast<int64_t>(i)].narrow(0, 0, length).clone();
+      }
+    }
+  }
+  trajectory.seconds.reference += seconds_since(start);
+}
+
+void kl_in_reward(const StepContext& context, Trajectory& trajectory) {
+  const AlgorithmSection& algorithm = context.config.algorithm;
+  if (algorithm.kl_mode != KlMode::reward) return;
+  const auto start = Clock::now();
+  const int64_t S = trajectory.sequences();
+  double total = 0;
+  for (int64_t s = 0; s < S; ++s) {
+    const at::Tensor kl = kl_estimate(trajectory.old_logprobs[s], trajectory.reference_logprobs[s], algorithm.kl);
+    const double sum = kl.sum().item<double>();
+    trajectory.rewards[s] -= algorithm.kl_coef * sum;
+    total += kl.numel() > 0 ? sum / kl.numel() : 0.0;
+  }
+  trajectory.kl_reward_mean = S > 0 ? total / S : 0.0;
+  trajectory.seconds.reference += seconds_since(start);
+}
+
+void group_advantages(const StepContext& context, Trajectory& trajectory) {
+  const AlgorithmSection& algorithm = context.config.algorithm;
+  const auto start = Clock::now();
+  const int64_t G = trajectory.group_size;
+  GroupAdvantages advantages =
+      compute_advantages(at::tensor(trajectory.rewards, at::kDouble), G, algorithm.advantage);
+  trajectory.included.assign(trajectory.sequences(), true);
+  trajectory.zero_variance_groups = advantages.zero_variance_groups;
+  if (algorithm.filter_zero_variance) {
+    for (int64_t g : advantages.zero_variance_groups) {
+      for (int64_t j = 0; j < G; ++j) trajectory.included[g * G + j] = false;
+    }
+  }
+  trajectory.advantages = advantages.advantages.to(at::kFloat).cpu().contiguous();
+  trajectory.seconds.reference += seconds_since(start);
+}
+
+policy::SequenceBatch sequence_batch(const StepContext& context, const Trajectory& trajectory,
+                                     const std::vector<int64_t>& members) {
+  std::vector<const std::vector<int64_t>*> prompts, responses;
+  for (int64_t s : members) {
+    prompts.push_back(&context.data[trajectory.prompt_index[s / trajectory.group_size]].ids);
+    responses.push_back(&trajectory.completions[s].tokens);
+  }
+  return policy::make_sequence_batch(prompts, responses, context.device);
+}
+
+}  // namespace precept::trainer

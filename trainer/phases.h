@@ -1,0 +1,86 @@
+// The phases of an RL step, each a function over a Trajectory (trainer/trajectory.h):
+//
+//   collect_rollouts -> score -> refill_zero_variance_groups (DAPO) -> shape_rewards
+//     -> old_and_reference_logprobs -> kl_in_reward -> group_advantages -> update (trainer/update.h)
+//     -> reduce_step_metrics (trainer/step_metrics.h)
+//
+// A loop is a sequence of these calls (GrpoTrainer::step); another algorithm reuses them in
+// another order or with another advantage phase. Not the math (advantages.h, kl.h,
+// policy_loss.h) and not the optimizer (update.h).
+#pragma once
+
+#include "lm/transformer.h"
+#include "policy/sequences.h"
+#include "reward/reward.h"
+#include "rollout/generator.h"
+#include "text/tokenizer.h"
+#include "trainer/config.h"
+#include "trainer/dist/communicator.h"
+#include "trainer/prompt_data.h"
+#include "trainer/trajectory.h"
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+namespace precept::trainer {
+
+// What the phases of one step read: the run's parts and the step being taken.
+struct StepContext {
+  const RunConfig& config;
+  Communicator& communicator;
+  c10::Device device;
+  lm::TransformerImpl& policy;
+  lm::TransformerImpl* reference;  // the frozen reference; null when KL is off
+  rollout::Generator& generator;
+  const text::Tokenizer& tokenizer;
+  const PromptDataset& data;
+  reward::Reward& reward;
+  const std::vector<int64_t>& stop_ids;
+  int64_t step;  // 1-based number of the step being taken
+};
+
+// G responses for each of `prompts` (dataset indices) from the policy itself (no grad, KV
+// cache). The groups take positions first_position, first_position + 1, ...; each sample's
+// random stream is a function of (run seed, step, position, sample).
+Trajectory collect_rollouts(const StepContext& context, const std::vector<int64_t>& prompts, int64_t first_position);
+
+// One batched reward call over the trajectory's groups.
+void score(const StepContext& context, Trajectory& trajectory);
+
+// collect_rollouts then score.
+Trajectory collect_scored_rollouts(const StepContext& context, const std::vector<int64_t>& prompts,
+                                   int64_t first_position);
+
+// The reward of every sequence plus the overlong penalty when it is on: [S].
+std::vector<double> shape_rewards(const AlgorithmSection& algorithm, const Trajectory& trajectory);
+
+// DAPO dynamic sampling: groups without signal (all rewards equal) are replaced with groups of
+// fresh prompts, drawn in the same order on every rank, for up to max_resample_rounds rounds.
+// Records zero_variance_first and resampled. Off unless filter_zero_variance is set.
+void refill_zero_variance_groups(const StepContext& context, PromptSampler& sampler, Trajectory& trajectory);
+
+// Log-probs that need no gradient: the policy before the update (when the update takes several
+// optimizer steps, or KL goes into the reward) and the frozen reference (when KL is on).
+void old_and_reference_logprobs(const StepContext& context, Trajectory& trajectory);
+bool needs_old_logprobs(const AlgorithmSection& algorithm);
+
+// veRL's use_kl_in_reward: each response's reward loses kl_coef * sum_t k(old, ref). Records the
+// mean per-token KL. Does nothing unless kl = "reward".
+void kl_in_reward(const StepContext& context, Trajectory& trajectory);
+
+// Group-relative advantages of the shaped rewards; with filter_zero_variance, the groups without
+// signal sit out the update.
+void group_advantages(const StepContext& context, Trajectory& trajectory);
+
+// The training sequences (prompt + response) of some of the trajectory's sequences.
+policy::SequenceBatch sequence_batch(const StepContext& context, const Trajectory& trajectory,
+                                     const std::vector<int64_t>& members);
+
+// Micro-batches of consecutive local sequences, micro_batch_size each.
+std::vector<std::vector<int64_t>> consecutive_micro_batches(int64_t sequences, int64_t micro_batch_size);
+
+// Time since `start`, in seconds.
+double seconds_since(std::chrono::steady_clock::time_point start);
+
+}  // namespace precept::trainer
