@@ -30,7 +30,6 @@
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using namespace precept::lm;
 using namespace precept::text;
 using namespace precept::testing;
 using Ids = std::vector<int64_t>;

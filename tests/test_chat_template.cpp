@@ -20,7 +20,6 @@
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
-using namespace precept::lm;
 using namespace precept::text;
 using namespace precept::testing;
 

@@ -22,6 +22,7 @@
 
 using json = nlohmann::json;
 using namespace precept::reward;
+using precept::core::python_json_string;
 using precept::text::ChatTemplate;
 using precept::testing::read_all;
 

@@ -9,7 +9,6 @@
 
 namespace fs = std::filesystem;
 using namespace precept::lm;
-using namespace precept::text;
 using namespace precept::testing;
 
 namespace {

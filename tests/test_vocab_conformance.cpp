@@ -18,7 +18,6 @@
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using namespace precept::lm;
 using namespace precept::text;
 using Ids = std::vector<int64_t>;
 
