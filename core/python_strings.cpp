@@ -70,16 +70,7 @@ void append_value(std::string& out, const nlohmann::ordered_json& value) {
     case Type::boolean: out += value.get<bool>() ? "true" : "false"; return;
     case Type::number_integer: out += std::to_string(value.get<int64_t>()); return;
     case Type::number_unsigned: out += std::to_string(value.get<uint64_t>()); return;
-    case Type::number_float: {
-      const double number = value.get<double>();
-      if (std::isnan(number))
-        out += "NaN";
-      else if (std::isinf(number))
-        out += number > 0 ? "Infinity" : "-Infinity";
-      else
-        out += float_repr(number);
-      return;
-    }
+    case Type::number_float: out += python_json_float(value.get<double>()); return;
     case Type::string: append_string(out, value.get_ref<const std::string&>(), false); return;
     case Type::array: {
       out += '[';
@@ -123,6 +114,12 @@ std::string python_json_string(std::string_view text, bool ensure_ascii) {
   std::string out;
   append_string(out, text, ensure_ascii);
   return out;
+}
+
+std::string python_json_float(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
+  return float_repr(value);
 }
 
 std::string float_repr(double value) {

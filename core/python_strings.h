@@ -27,6 +27,9 @@ std::string python_json_dumps(const nlohmann::ordered_json& value);
 // ensure_ascii every code point from 0x7f up is \uXXXX (surrogate pairs above 0xffff).
 std::string python_json_string(std::string_view text, bool ensure_ascii = false);
 
+// A float as json.dumps writes it: repr, and NaN, Infinity, -Infinity (allow_nan=True).
+std::string python_json_float(double value);
+
 // Python float repr: shortest round-trip digits, "1.0", "1e-05", "1e+16", "inf", "nan".
 std::string float_repr(double value);
 

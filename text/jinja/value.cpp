@@ -93,16 +93,7 @@ void dump(const Value& value, const JsonFormat& format, const std::string& item_
     case Value::Kind::None: out += "null"; return;
     case Value::Kind::Bool: out += value.as_bool() ? "true" : "false"; return;
     case Value::Kind::Int: out += std::to_string(value.as_int()); return;
-    case Value::Kind::Float: {
-      const double number = value.as_float();
-      if (std::isnan(number))
-        out += "NaN";
-      else if (std::isinf(number))
-        out += number > 0 ? "Infinity" : "-Infinity";
-      else
-        out += float_repr(number);
-      return;
-    }
+    case Value::Kind::Float: out += core::python_json_float(value.as_float()); return;
     case Value::Kind::String: out += json_string(value.as_string(), format.ensure_ascii); return;
     case Value::Kind::List: {
       const ValueList& items = value.as_list();

@@ -4,17 +4,16 @@
 #include <cctype>
 #include <cmath>
 #include <regex>
+#include <c10/util/StringUtil.h>
+
 #include <stdexcept>
 
 namespace precept::trainer {
 
 namespace {
 
-std::string shape_of(const at::Tensor& tensor) {
-  std::string out = "[";
-  for (int64_t i = 0; i < tensor.dim(); ++i) out += (i ? ", " : "") + std::to_string(tensor.size(i));
-  return out + "]";
-}
+// "[2, 3]", as c10 prints sizes.
+std::string shape_of(const at::Tensor& tensor) { return c10::str(tensor.sizes()); }
 
 }  // namespace
 
