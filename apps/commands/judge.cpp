@@ -4,6 +4,7 @@
 // judge model would see and stops; --parse FILE reads raw judge outputs and prints what precept
 // makes of them, with no model loaded.
 #include "apps/commands/commands.h"
+#include "apps/commands/judge_options.h"
 #include "apps/commands/options.h"
 #include "apps/commands/progress.h"
 #include "reward/judge_parser.h"
@@ -92,44 +93,23 @@ int parse_outputs(const std::string& path) {
 
 int cmd_judge(const std::vector<std::string>& args) {
   po::options_description options("options");
-  std::string model_dir, principle_text, principle_file, system_prompt_file, prompt, responses_file, batch_path;
-  std::string output_path, parse_path, conversion, fallback, overflow, dtype_name, device_name;
+  std::string model_dir, principle_text, principle_file, prompt, responses_file, batch_path;
+  std::string output_path, parse_path;
   std::vector<std::string> response_texts;
-  reward::JudgeSettings settings;
-  rollout::GeneratorConfig generator;
-  uint64_t mask_seed = 0;
+  JudgeCommandOptions judge_options;
+  reward::JudgeSettings& settings = judge_options.settings;
   options.add_options()
       ("model", po::value(&model_dir), "judge model directory (a Qwen3 checkpoint such as RewardAnything-8B)")
       ("principle", po::value(&principle_text), "the principle text")
       ("principle-file", po::value(&principle_file), "a principle TOML file (configs/principles/*.toml)")
-      ("system-prompt-file", po::value(&system_prompt_file),
-       "the judge's system prompt, byte for byte (default: precept's own; see docs/judge.md for upstream's)")
       ("prompt", po::value(&prompt), "the prompt the responses answer")
       ("responses", po::value(&responses_file), "JSON file: a list of strings or an object {name: text}")
       ("response", po::value(&response_texts)->composing(), "a response (repeatable), instead of --responses")
       ("batch", po::value(&batch_path), "JSONL: {\"prompt\", \"responses\"[, \"principle\"]} per line")
       ("output,o", po::value(&output_path), "write the results here (JSONL) instead of stdout")
       ("print-prompt", po::bool_switch(), "print the exact text the judge model would see, then stop")
-      ("parse", po::value(&parse_path), "parse raw outputs (JSONL {\"output\"[, \"masked2real\"]}); no model")
-      ("no-mask", po::bool_switch(), "show the responses under their own names and order (mask_responses=False)")
-      ("mask-seed", po::value(&mask_seed), "a fixed masking seed (42 = upstream's order); default: one per group")
-      ("no-thinking", po::bool_switch(), "enable_thinking=false")
-      ("temperature,t", po::value(&settings.sampler.temperature)->default_value(0.1), "sampling temperature")
-      ("top-p,p", po::value(&settings.sampler.top_p)->default_value(0.9), "nucleus mass")
-      ("max-new-tokens,n", po::value(&settings.max_new_tokens)->default_value(4096), "judgment length limit")
-      ("seed,s", po::value(&settings.seed)->default_value(0), "seed for sampling and masking")
-      ("max-per-call", po::value(&settings.max_responses_per_call)->default_value(8), "responses per judge call")
-      ("retries", po::value(&settings.max_retries)->default_value(2), "new attempts for an unparseable judgment")
-      ("conversion", po::value(&conversion)->default_value("score_rank_tiebreak"),
-       "score | normalized | rank | score_rank_tiebreak")
-      ("fallback", po::value(&fallback)->default_value("group_mean"), "group_mean | constant")
-      ("fallback-value", po::value(&settings.fallback_value)->default_value(0.0), "the constant fallback")
-      ("overflow", po::value(&overflow)->default_value("split"), "a call too long for the context: split | error")
-      ("slots", po::value(&generator.max_slots)->default_value(8), "judge calls generated at once")
-      ("max-length", po::value(&generator.max_length)->default_value(0),
-       "judge context per call (prompt + judgment); 0 = the model's, capped at 16384")
-      ("dtype", po::value(&dtype_name)->default_value("float32"), "float32 | bfloat16 | float16")
-      ("device", po::value(&device_name)->default_value("cpu"), "cpu | cuda | cuda:N");
+      ("parse", po::value(&parse_path), "parse raw outputs (JSONL {\"output\"[, \"masked2real\"]}); no model");
+  add_judge_options(options, judge_options);
   po::variables_map values;
   if (!parse_options("judge", "--model DIR --principle TEXT --prompt TEXT --responses FILE.json [options]", options,
                      args, values)) {
@@ -140,13 +120,7 @@ int cmd_judge(const std::vector<std::string>& args) {
   if (!principle_text.empty() && !principle_file.empty()) throw std::runtime_error("give --principle or --principle-file, not both");
   if (!principle_file.empty()) principle_text = reward::load_principle(principle_file).text;
   settings.principle = principle_text;
-  if (!system_prompt_file.empty()) settings.system_prompt = reward::load_judge_system_prompt(system_prompt_file);
-  settings.mask = !values["no-mask"].as<bool>();
-  if (values.count("mask-seed")) settings.mask_seed = mask_seed;
-  settings.enable_thinking = !values["no-thinking"].as<bool>();
-  settings.conversion = reward::parse_listwise_mode(conversion);
-  settings.fallback = reward::parse_judge_fallback(fallback);
-  settings.overflow = reward::parse_judge_overflow(overflow);
+  finish_judge_options(values, judge_options);
 
   // The groups, and a principle per group where the batch gives one.
   std::vector<reward::Group> groups;
@@ -205,11 +179,8 @@ int cmd_judge(const std::vector<std::string>& args) {
   if (principles.front().empty()) throw std::runtime_error("give --principle TEXT or --principle-file FILE");
   settings.principle = principles.front();
 
-  lm::LoadOptions load;
-  load.dtype = lm::dtype_from_name(dtype_name, "--dtype");
-  load.device = c10::Device(device_name);
   const auto start = std::chrono::steady_clock::now();
-  auto judge = reward::RewardAnythingJudge::load(model_dir, settings, generator, load);
+  auto judge = load_judge(model_dir, judge_options, settings.principle);
 
   if (values["print-prompt"].as<bool>()) {
     for (size_t g = 0; g < groups.size(); ++g) {

@@ -1,0 +1,75 @@
+#include "apps/commands/judge_options.h"
+
+#include "lm/pretrained.h"
+#include "reward/judge_prompt.h"
+
+namespace precept::apps {
+
+void add_judge_options(po::options_description& options, JudgeCommandOptions& judge, const std::string& prefix,
+                       JudgeOptionGroups groups) {
+  auto name = [&](const char* plain, const char* alias = nullptr) {
+    std::string full = prefix + plain;
+    if (prefix.empty() && alias) full += std::string(",") + alias;
+    return full;
+  };
+  reward::JudgeSettings& settings = judge.settings;
+  options.add_options()
+      (name("system-prompt-file").c_str(), po::value(&judge.system_prompt_file),
+       "the judge's system prompt, byte for byte (default: precept's own; see docs/judge.md for upstream's)")
+      (name("no-mask").c_str(), po::bool_switch(), "show the responses under their own names and order (mask_responses=False)")
+      (name("mask-seed").c_str(), po::value(&judge.mask_seed),
+       "a fixed masking seed (42 = upstream's order); default: one per group")
+      (name("no-thinking").c_str(), po::bool_switch(), "enable_thinking=false")
+      (name("temperature", "t").c_str(), po::value(&settings.sampler.temperature)->default_value(settings.sampler.temperature),
+       "sampling temperature")
+      (name("top-p", "p").c_str(), po::value(&settings.sampler.top_p)->default_value(settings.sampler.top_p), "nucleus mass")
+      (name("max-new-tokens", "n").c_str(), po::value(&settings.max_new_tokens)->default_value(settings.max_new_tokens),
+       "judgment length limit")
+      (name("seed", "s").c_str(), po::value(&settings.seed)->default_value(settings.seed), "seed for sampling and masking")
+      (name("max-per-call").c_str(),
+       po::value(&settings.max_responses_per_call)->default_value(settings.max_responses_per_call), "responses per judge call")
+      (name("retries").c_str(), po::value(&settings.max_retries)->default_value(settings.max_retries),
+       "new attempts for an unparseable judgment");
+  if (groups.conversion) {
+    options.add_options()(name("conversion").c_str(), po::value(&judge.conversion)->default_value(judge.conversion),
+                          "score | normalized | rank | score_rank_tiebreak");
+  }
+  if (groups.fallback) {
+    options.add_options()
+        (name("fallback").c_str(), po::value(&judge.fallback)->default_value(judge.fallback), "group_mean | constant")
+        (name("fallback-value").c_str(), po::value(&settings.fallback_value)->default_value(settings.fallback_value),
+         "the constant fallback");
+  }
+  options.add_options()
+      (name("overflow").c_str(), po::value(&judge.overflow)->default_value(judge.overflow),
+       "a call too long for the context: split | error")
+      (name("slots").c_str(), po::value(&judge.generator.max_slots)->default_value(judge.generator.max_slots),
+       "judge calls generated at once")
+      (name("max-length").c_str(), po::value(&judge.generator.max_length)->default_value(judge.generator.max_length),
+       "judge context per call (prompt + judgment); 0 = the model's, capped at 16384")
+      (name("dtype").c_str(), po::value(&judge.dtype)->default_value(judge.dtype), "float32 | bfloat16 | float16")
+      (name("device").c_str(), po::value(&judge.device)->default_value(judge.device), "cpu | cuda | cuda:N");
+}
+
+void finish_judge_options(const po::variables_map& values, JudgeCommandOptions& judge, const std::string& prefix) {
+  reward::JudgeSettings& settings = judge.settings;
+  if (!judge.system_prompt_file.empty()) settings.system_prompt = reward::load_judge_system_prompt(judge.system_prompt_file);
+  settings.mask = !values[prefix + "no-mask"].as<bool>();
+  if (values.count(prefix + "mask-seed")) settings.mask_seed = judge.mask_seed;
+  settings.enable_thinking = !values[prefix + "no-thinking"].as<bool>();
+  settings.conversion = reward::parse_listwise_mode(judge.conversion);
+  settings.fallback = reward::parse_judge_fallback(judge.fallback);
+  settings.overflow = reward::parse_judge_overflow(judge.overflow);
+}
+
+std::unique_ptr<reward::RewardAnythingJudge> load_judge(const std::string& model_dir, const JudgeCommandOptions& judge,
+                                                        const std::string& principle) {
+  reward::JudgeSettings settings = judge.settings;
+  settings.principle = principle;
+  lm::LoadOptions load;
+  load.dtype = lm::dtype_from_name(judge.dtype, "--dtype");
+  load.device = c10::Device(judge.device);
+  return reward::RewardAnythingJudge::load(model_dir, settings, judge.generator, load);
+}
+
+}  // namespace precept::apps
