@@ -49,10 +49,11 @@ TEST(EvalMetrics, VarianceAndPairwiseCredit) {
   EXPECT_DOUBLE_EQ(eval::population_variance({1, 2, 4, 4}), 1.6875);  // numpy.var
   EXPECT_EQ(eval::population_variance({3, 3}), 0.0);
   // gold 3 > 2 > 1 = 1: five pairs differ in gold (the 1/1 pair is skipped).
-  const auto by_scores = eval::pairwise_credit_from_scores({3, 2, 1, 1}, {5, 5, 1, 2});
+  const auto by_scores = eval::pairwise_credit_from_scores({3, 2, 1, 1}, {5, 5, 1, 6});
   EXPECT_EQ(by_scores.pairs, 5);
-  EXPECT_DOUBLE_EQ(by_scores.credit, 0.5 + 1 + 1 + 1 + 0);  // tie 0.5; (r2 gold 2 > r4 gold 1, predicted 5 > 2) ...
-  EXPECT_DOUBLE_EQ(by_scores.accuracy(), 3.5 / 5);
+  // r1/r2 tied 0.5, r1 > r3 right, r1 < r4 reversed, r2 > r3 right, r2 < r4 reversed.
+  EXPECT_DOUBLE_EQ(by_scores.credit, 0.5 + 1 + 0 + 1 + 0);
+  EXPECT_DOUBLE_EQ(by_scores.accuracy(), 2.5 / 5);
   // The same gold with a complete ranking r2, r1, r4, r3 (places 1, 0, 3, 2).
   const auto by_ranking = eval::pairwise_credit_from_ranking({3, 2, 1, 1}, {1, 0, 3, 2});
   EXPECT_EQ(by_ranking.pairs, 5);
