@@ -107,7 +107,8 @@ std::string svg_matrix(const MatrixChart& chart) {
       if (!std::isnan(v)) low = std::min(low, v), high = std::max(high, v);
   if (!(high > low)) high = low + 1.0;
   const double cell = 54.0, left = 130.0, top = 70.0;
-  const double width = left + cell * static_cast<double>(columns) + 20, height = top + cell * static_cast<double>(rows) + 40;
+  const double width = std::max(left + cell * static_cast<double>(columns) + 20, 20 + 7.5 * static_cast<double>(chart.title.size()));
+  const double height = top + cell * static_cast<double>(rows) + 40;
   std::string svg = "<svg xmlns='http://www.w3.org/2000/svg' width='" + number(width) + "' height='" + number(height) +
                     "' font-family='sans-serif' font-size='11'>";
   svg += "<text x='4' y='16' font-size='13' font-weight='bold'>" + html_escape(chart.title) + "</text>";

@@ -25,7 +25,7 @@ struct BarChart {
   std::vector<std::string> series;         // bars within a group, with a legend
   std::vector<std::vector<double>> values;  // values[series][category]
   std::optional<double> max_value;          // e.g. 1.0 for rates
-  std::string value_format = "%.3f";        // printf format of the labels on the bars
+  std::string value_format = "%.2f";        // printf format of the labels on the bars
 };
 std::string svg_bar_chart(const BarChart& chart);
 

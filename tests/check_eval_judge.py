@@ -151,6 +151,31 @@ class Comparison:
             self.errors.append(f"{what} {metric}: precept {ours!r}, reference {theirs!r} (diff {diff:.3g})")
 
 
+def command_line_errors(precept):
+    """Bad input on the command line: exit status and a message naming the file and line."""
+    errors = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        good = {"id": "a", "principle": "P", "prompt": "Q", "responses": {"x": "1", "y": "2"},
+                "ground_truth": {"scores": {"x": 1, "y": 2}}}
+        (tmp / "data.jsonl").write_text(json.dumps(good) + "\n")
+        (tmp / "bad.jsonl").write_text(json.dumps(good) + "\n" + json.dumps({**good, "id": "b", "responses": {}}) + "\n")
+        (tmp / "judged.jsonl").write_text(json.dumps({"id": "a", "scores": {"x": 1, "z": 2}}) + "\n")
+        runs = [([precept, "eval", "nosuch"], 2, "unknown subcommand 'nosuch'"),
+                ([precept, "eval", "judge", "--data", tmp / "data.jsonl"], 1, "give --model DIR or --judgments FILE"),
+                ([precept, "eval", "judge", "--data", tmp / "bad.jsonl", "--judgments", tmp / "judged.jsonl"], 1,
+                 "bad.jsonl:2: field 'responses': a listwise case needs at least 2 responses"),
+                ([precept, "eval", "judge", "--data", tmp / "data.jsonl", "--judgments", tmp / "judged.jsonl"], 1,
+                 "judged.jsonl:1: \"scores\" names 'z', which is not a response of case 'a'")]
+        for command, status, message in runs:
+            result = subprocess.run([str(c) for c in command], capture_output=True, text=True)
+            if result.returncode != status or message not in result.stderr:
+                errors.append(f"{' '.join(map(str, command[1:3]))}: exit {result.returncode} (expected {status}), "
+                              f"stderr {result.stderr.strip()[:200]!r} lacks {message!r}")
+    print(f"command-line errors: {len(runs) - len(errors)}/{len(runs)} as expected")
+    return errors
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--precept", required=True)
@@ -224,6 +249,8 @@ def main():
             check.errors.append(f"report field '{field}' missing")
     if "<svg" not in html:
         check.errors.append("the HTML report has no SVG chart")
+
+    check.errors += command_line_errors(args.precept)
 
     failures = sum(r["parse_failure"] for r in expected)
     undefined_tau = sum(1 for r in expected if not r["parse_failure"] and r["kendall_tau"] is None)
