@@ -164,7 +164,7 @@ def main():
         (tmp / "candidate.jsonl").write_text("".join(json.dumps({"id": f"p{i}", "completion": c}) + "\n"
                                                      for i, c in enumerate(["Hi!", "Blue.", "1, 2, 3."])))
         run([precept, "eval", "compare", "--baseline", tmp / "policy", "--candidate", tmp / "candidate.jsonl",
-             "--judge", judge, "--principle-file", "configs/principles/concise.toml", "--prompts", tmp / "prompts.jsonl",
+             "--judge", judge, "--principle-file", pathlib.Path(__file__).resolve().parents[1] / "configs" / "principles" / "concise.toml", "--prompts", tmp / "prompts.jsonl",
              "--max-new-tokens", "8", "--judge-max-new-tokens", "16", "-o", tmp / "compare.json",
              "--per-case", tmp / "compare_cases.jsonl"])
         result = load(tmp / "compare.json")["result"]

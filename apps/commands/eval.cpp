@@ -115,7 +115,8 @@ void finish_completion_options(const po::variables_map& values, eval::Completion
 std::string resolve_principle(const std::string& text, const std::string& file, const std::string& default_name) {
   if (!text.empty() && !file.empty()) throw std::runtime_error("give --principle or --principle-file, not both");
   if (!text.empty()) return text;
-  return reward::load_principle(file.empty() ? find_config_file("principles", default_name) : std::filesystem::path(file)).text;
+  // A path, or the name of a shipped principle ("concise" -> configs/principles/concise.toml).
+  return reward::load_principle(find_config_file("principles", file.empty() ? default_name : file)).text;
 }
 
 }  // namespace precept::apps

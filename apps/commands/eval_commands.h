@@ -35,8 +35,9 @@ void write_jsonl(const std::string& path, const std::vector<nlohmann::ordered_js
 void add_completion_options(po::options_description& options, eval::CompletionSettings& settings);
 void finish_completion_options(const po::variables_map& values, eval::CompletionSettings& settings);
 
-// The principle text from --principle or --principle-file (not both), else from the shipped
-// principle `default_name` (configs/principles/NAME.toml).
+// The principle text from --principle or --principle-file (not both; the file may also be the
+// name of a shipped principle, "concise"), else from the shipped principle `default_name`
+// (configs/principles/NAME.toml).
 std::string resolve_principle(const std::string& text, const std::string& file, const std::string& default_name);
 
 }  // namespace precept::apps
