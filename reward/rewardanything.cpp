@@ -108,8 +108,7 @@ std::vector<JudgeCall> RewardAnythingJudge::plan_calls(const Group& group, size_
     request.principle = settings_.principle;
     request.prompt = group.prompt;
     for (size_t i : members) request.responses.push_back({names[i], group.responses[i]});
-    const uint64_t mask_seed = settings_.mask_seed ? *settings_.mask_seed
-                                                   : core::mix_seed(core::mix_seed(settings_.seed, group.seed), members[0]);
+    const uint64_t mask_seed = judge_call_mask_seed(settings_, group.seed, members[0]);
     JudgeCall call;
     call.group = group_index;
     call.members = members;
@@ -137,6 +136,17 @@ std::vector<JudgeCall> RewardAnythingJudge::plan_calls(const Group& group, size_
     calls.push_back(std::move(call));
   }
   return calls;
+}
+
+uint64_t judge_call_mask_seed(const JudgeSettings& settings, uint64_t group_seed, size_t first_member) {
+  return settings.mask_seed ? *settings.mask_seed
+                            : core::mix_seed(core::mix_seed(settings.seed, group_seed), first_member);
+}
+
+ShownResponses judge_call_shown(const JudgeSettings& settings, const std::vector<NamedResponse>& responses,
+                                uint64_t group_seed, size_t first_member) {
+  return settings.mask ? mask_responses(responses, judge_call_mask_seed(settings, group_seed, first_member))
+                       : unmasked_responses(responses);
 }
 
 GroupScores RewardAnythingJudge::score(const Group& group) { return score_batch({group}).front(); }

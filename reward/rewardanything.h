@@ -111,6 +111,16 @@ class RewardAnythingJudge : public Reward {
   std::vector<JudgeCall> last_calls_;
 };
 
+// The seed that masks one call's responses (the judge's plan_calls): the fixed mask_seed when
+// set, else one per group and call, from the run's seed, the group's seed and the call's first
+// member. With judge_call_shown(), a caller that holds only raw judge outputs (a judgments file
+// of `precept eval judge`) maps the masked names back exactly as the judge did.
+uint64_t judge_call_mask_seed(const JudgeSettings& settings, uint64_t group_seed, size_t first_member);
+// The names under which a call showed `responses` (caller's names and order): masked with
+// judge_call_mask_seed(), or unmasked when settings.mask is off.
+ShownResponses judge_call_shown(const JudgeSettings& settings, const std::vector<NamedResponse>& responses,
+                                uint64_t group_seed, size_t first_member);
+
 // Turns parsed calls into the group's rewards (conversion, fallback, diagnostics). Exposed for
 // tests and for `precept judge --parse`.
 GroupScores group_scores_from_calls(const Group& group, const std::vector<const JudgeCall*>& calls,

@@ -4,11 +4,10 @@
 // judge model would see and stops; --parse FILE reads raw judge outputs and prints what precept
 // makes of them, with no model loaded.
 #include "apps/commands/commands.h"
-#include "core/files.h"
+#include "apps/commands/judge_options.h"
 #include "apps/commands/options.h"
+#include "core/files.h"
 #include "core/progress.h"
-#include "core/json_options.h"
-#include "reward/judge_options.h"
 #include "reward/judge_parser.h"
 #include "reward/principle.h"
 #include "reward/rewardanything.h"
@@ -18,7 +17,6 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 
 namespace precept::apps {
 namespace {
@@ -87,113 +85,38 @@ int parse_outputs(const std::string& path) {
   return 0;
 }
 
-// The judge flags, named as the keys of a recipe's [reward] section (reward/judge_options.h),
-// which holds every default: the flag's help shows it.
-struct JudgeFlag {
-  const char* flag;  // "top-p,p"
-  const char* key;   // "top_p"
-  enum Kind { text, number, integer, negated_switch } kind;
-  std::string help;
-};
-
-std::vector<JudgeFlag> judge_flags() {
-  const reward::JudgeSettings settings;
-  const rollout::GeneratorConfig generator;
-  auto number = [](double value) {
-    std::ostringstream out;
-    out << value;
-    return out.str();
-  };
-  return {
-      {"model", "model", JudgeFlag::text, "judge model directory (a Qwen3 checkpoint such as RewardAnything-8B)"},
-      {"principle", "principle", JudgeFlag::text, "the principle text"},
-      {"principle-file", "principle_file", JudgeFlag::text, "a principle TOML file (configs/principles/*.toml)"},
-      {"system-prompt-file", "system_prompt_file", JudgeFlag::text,
-       "the judge's system prompt, byte for byte (default: precept's own; see docs/judge.md for upstream's)"},
-      {"no-mask", "mask", JudgeFlag::negated_switch, "show the responses under their own names and order (mask_responses=False)"},
-      {"mask-seed", "mask_seed", JudgeFlag::integer, "a fixed masking seed (42 = upstream's order); default: one per group"},
-      {"no-thinking", "thinking", JudgeFlag::negated_switch, "enable_thinking=false"},
-      {"temperature,t", "temperature", JudgeFlag::number, "sampling temperature (default " + number(settings.sampler.temperature) + ")"},
-      {"top-p,p", "top_p", JudgeFlag::number, "nucleus mass (default " + number(settings.sampler.top_p) + ")"},
-      {"top-k", "top_k", JudgeFlag::integer, "keep the k most likely tokens (default " + number(settings.sampler.top_k) + " = off)"},
-      {"max-new-tokens,n", "max_new_tokens", JudgeFlag::integer, "judgment length limit (default " + number(settings.max_new_tokens) + ")"},
-      {"max-per-call", "max_per_call", JudgeFlag::integer,
-       "responses per judge call (default " + number(settings.max_responses_per_call) + ")"},
-      {"retries", "retries", JudgeFlag::integer,
-       "new attempts for an unparseable judgment (default " + number(settings.max_retries) + ")"},
-      {"conversion", "conversion", JudgeFlag::text,
-       "score | normalized | rank | score_rank_tiebreak (default " + reward::listwise_mode_name(settings.conversion) + ")"},
-      {"fallback", "fallback", JudgeFlag::text, "group_mean | constant (default " + reward::judge_fallback_name(settings.fallback) + ")"},
-      {"fallback-value", "fallback_value", JudgeFlag::number, "the constant fallback (default " + number(settings.fallback_value) + ")"},
-      {"overflow", "overflow", JudgeFlag::text,
-       "a call too long for the context: split | error (default " + reward::judge_overflow_name(settings.overflow) + ")"},
-      {"slots", "slots", JudgeFlag::integer, "judge calls generated at once (default " + number(generator.max_slots) + ")"},
-      {"max-length", "max_length", JudgeFlag::integer,
-       "judge context per call (prompt + judgment); default: the model's, capped at " + number(lm::kDefaultMaxContext)},
-      {"dtype", "dtype", JudgeFlag::text, "float32 | bfloat16 | float16 (default: float32 on the CPU, the checkpoint's on a GPU)"},
-      {"device", "device", JudgeFlag::text, "cpu | cuda | cuda:N (default cpu)"},
-  };
-}
-
-void add_judge_flags(po::options_description& options) {
-  for (const auto& flag : judge_flags()) {
-    switch (flag.kind) {
-      case JudgeFlag::text: options.add_options()(flag.flag, po::value<std::string>(), flag.help.c_str()); break;
-      case JudgeFlag::number: options.add_options()(flag.flag, po::value<double>(), flag.help.c_str()); break;
-      case JudgeFlag::integer: options.add_options()(flag.flag, po::value<int64_t>(), flag.help.c_str()); break;
-      case JudgeFlag::negated_switch: options.add_options()(flag.flag, po::bool_switch(), flag.help.c_str()); break;
-    }
-  }
-}
-
-// The flags given, as judge options.
-nlohmann::json judge_flag_values(const po::variables_map& values) {
-  nlohmann::json out = nlohmann::json::object();
-  for (const auto& flag : judge_flags()) {
-    const std::string name = std::string(flag.flag).substr(0, std::string(flag.flag).find(','));
-    if (!values.count(name) || values[name].defaulted()) continue;
-    switch (flag.kind) {
-      case JudgeFlag::text: out[flag.key] = values[name].as<std::string>(); break;
-      case JudgeFlag::number: out[flag.key] = values[name].as<double>(); break;
-      case JudgeFlag::integer: out[flag.key] = values[name].as<int64_t>(); break;
-      case JudgeFlag::negated_switch:
-        if (values[name].as<bool>()) out[flag.key] = false;
-        break;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 int cmd_judge(const std::vector<std::string>& args) {
   po::options_description options("options");
-  std::string prompt, responses_file, batch_path, output_path, parse_path;
+  std::string model_dir, principle_text, principle_file, prompt, responses_file, batch_path;
+  std::string output_path, parse_path;
   std::vector<std::string> response_texts;
-  uint64_t seed = 0;
+  JudgeCommandOptions judge_options;
+  reward::JudgeSettings& settings = judge_options.settings;
   options.add_options()
+      ("model", po::value(&model_dir), "judge model directory (a Qwen3 checkpoint such as RewardAnything-8B)")
+      ("principle", po::value(&principle_text), "the principle text")
+      ("principle-file", po::value(&principle_file), "a principle TOML file (configs/principles/*.toml)")
       ("prompt", po::value(&prompt), "the prompt the responses answer")
       ("responses", po::value(&responses_file), "JSON file: a list of strings or an object {name: text}")
       ("response", po::value(&response_texts)->composing(), "a response (repeatable), instead of --responses")
       ("batch", po::value(&batch_path), "JSONL: {\"prompt\", \"responses\"[, \"principle\"]} per line")
       ("output,o", po::value(&output_path), "write the results here (JSONL) instead of stdout")
       ("print-prompt", po::bool_switch(), "print the exact text the judge model would see, then stop")
-      ("parse", po::value(&parse_path), "parse raw outputs (JSONL {\"output\"[, \"masked2real\"]}); no model")
-      ("seed,s", po::value(&seed), "seed for sampling and masking (default 0)");
-  add_judge_flags(options);
+      ("parse", po::value(&parse_path), "parse raw outputs (JSONL {\"output\"[, \"masked2real\"]}); no model");
+  add_judge_options(options, judge_options);
   po::variables_map values;
   if (!parse_options("judge", "--model DIR --principle TEXT --prompt TEXT --responses FILE.json [options]", options,
                      args, values)) {
     return 0;
   }
   if (!parse_path.empty()) return parse_outputs(parse_path);
-  const nlohmann::json flags = judge_flag_values(values);
-  core::JsonOptions reader(flags, "precept judge", "the judge");
-  reward::JudgeOptions judge_options = reward::read_judge_options(reader, "cpu", /*principle_required=*/false);
-  reader.finish();
-  if (judge_options.model.empty()) throw std::runtime_error("--model is required (except with --parse)");
-  reward::JudgeSettings& settings = judge_options.settings;
-  settings.seed = seed;
+  if (model_dir.empty()) throw std::runtime_error("--model is required (except with --parse)");
+  if (!principle_text.empty() && !principle_file.empty()) throw std::runtime_error("give --principle or --principle-file, not both");
+  if (!principle_file.empty()) principle_text = reward::load_principle(principle_file).text;
+  settings.principle = principle_text;
+  finish_judge_options(values, judge_options);
 
   // The groups, and a principle per group where the batch gives one.
   std::vector<reward::Group> groups;
@@ -247,7 +170,7 @@ int cmd_judge(const std::vector<std::string>& args) {
   settings.principle = principles.front();
 
   const auto start = std::chrono::steady_clock::now();
-  auto judge = reward::load_judge(judge_options);
+  auto judge = load_judge(model_dir, judge_options, settings.principle);
 
   if (values["print-prompt"].as<bool>()) {
     for (size_t g = 0; g < groups.size(); ++g) {
