@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <unistd.h>
+
 namespace precept::apps {
 
 namespace {
@@ -67,7 +69,9 @@ int cmd_train(const std::vector<std::string>& args) {
     // Tell the other ranks why this one stops, so that their errors name it.
     trainer::dist::report_failure(*communicator, error.what());
     if (communicator->world_size() > 1) {
-      std::cerr << "precept train: error on rank " << communicator->rank() << ": " << error.what() << std::endl;
+      // One write(2), so that the ranks' lines on a shared stderr never interleave.
+      const std::string line = "precept train: error on rank " + std::to_string(communicator->rank()) + ": " + error.what() + "\n";
+      [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, line.data(), line.size());
       std::_Exit(1);  // do not wait in c10d's destructors for peers that may be gone
     }
     throw;
