@@ -530,12 +530,14 @@ GgufFile::GgufFile(const fs::path& path) : path_(path), mapping_(std::make_share
 
   Cursor in(static_cast<const uint8_t*>(mapping_->data), mapping_->size, path_);
   const std::string magic_bytes = in.read_bytes(std::min<uint64_t>(4, mapping_->size), "the magic");
+  std::string shown;
+  for (char c : magic_bytes) shown += (c >= 32 && c < 127) ? c : '?';
+  if (magic_bytes.size() < 4) {
+    in.fail("truncated: " + std::to_string(magic_bytes.size()) + " bytes (\"" + shown + "\"), too short for a GGUF header");
+  }
   uint32_t magic = 0;
-  std::memcpy(&magic, magic_bytes.data(), magic_bytes.size());
-  if (magic_bytes.size() < 4 || magic != kMagic) {
-    std::string shown;
-    for (char c : magic_bytes) shown += (c >= 32 && c < 127) ? c : '?';
-    if (magic_bytes.size() == 4 && magic == kMagic) shown = "GGUF";
+  std::memcpy(&magic, magic_bytes.data(), 4);
+  if (magic != kMagic) {
     throw std::runtime_error(name + ": not a GGUF file (the first bytes are \"" + shown + "\", expected \"GGUF\")");
   }
   version_ = in.read<uint32_t>("the version");
@@ -551,11 +553,11 @@ GgufFile::GgufFile(const fs::path& path) : path_(path), mapping_(std::make_share
   const uint64_t kv_count = in.read<uint64_t>("the metadata count");
   // A metadata entry takes at least 13 bytes (empty key, type, a 1-byte value); a tensor info 24.
   if (kv_count > in.left() / 13) {
-    in.fail("the header claims " + std::to_string(kv_count) + " metadata entries, more than the " +
+    in.fail("truncated or corrupt: the header claims " + std::to_string(kv_count) + " metadata entries, more than the " +
             std::to_string(in.left()) + " bytes left in the file can hold");
   }
   if (tensor_count > in.left() / 24) {
-    in.fail("the header claims " + std::to_string(tensor_count) + " tensors, more than the " +
+    in.fail("truncated or corrupt: the header claims " + std::to_string(tensor_count) + " tensors, more than the " +
             std::to_string(in.left()) + " bytes left in the file can hold");
   }
 

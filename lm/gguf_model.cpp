@@ -8,13 +8,13 @@
 #include "lm/bpe_files.h"
 #include "lm/bpe_tokenizer.h"
 #include "lm/sentencepiece_tokenizer.h"
+#include "lm/unicode.h"
 
 #include <ATen/ATen.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -123,10 +123,20 @@ std::optional<TensorTarget> hf_target(const std::string& name, const ModelConfig
                                                           {"output_norm.weight", "model.norm.weight"},
                                                           {"output.weight", "lm_head.weight"}};
   if (auto top = kTop.find(name); top != kTop.end()) return TensorTarget{top->second, 0};
-  static const std::regex kBlock(R"(blk\.(\d{1,9})\.([a-z_]+)\.(weight|bias))");
-  std::smatch match;
-  if (!std::regex_match(name, match, kBlock)) return std::nullopt;
-  const int64_t layer = std::stoll(match[1].str());
+  // blk.<layer>.<part>.<weight|bias>, parsed by hand (a regex would recurse on a long bogus name).
+  if (name.compare(0, 4, "blk.") != 0) return std::nullopt;
+  size_t at = 4;
+  int64_t layer = 0;
+  const size_t digits_start = at;
+  while (at < name.size() && at - digits_start < 9 && name[at] >= '0' && name[at] <= '9') layer = layer * 10 + (name[at++] - '0');
+  if (at == digits_start || at >= name.size() || name[at] != '.') return std::nullopt;
+  if (at - digits_start > 1 && name[digits_start] == '0') return std::nullopt;  // "blk.01" is not layer 1
+  const size_t part_start = at + 1;
+  const size_t part_end = name.find('.', part_start);
+  if (part_end == std::string::npos) return std::nullopt;
+  const std::string part_name = name.substr(part_start, part_end - part_start);
+  const std::string suffix = name.substr(part_end + 1);
+  if (suffix != "weight" && suffix != "bias") return std::nullopt;
   if (layer >= config.num_layers) return std::nullopt;
   static const std::map<std::string, std::string> kLayer = {
       {"attn_norm", "input_layernorm"},     {"ffn_norm", "post_attention_layernorm"},
@@ -135,9 +145,9 @@ std::optional<TensorTarget> hf_target(const std::string& name, const ModelConfig
       {"attn_q_norm", "self_attn.q_norm"},  {"attn_k_norm", "self_attn.k_norm"},
       {"ffn_gate", "mlp.gate_proj"},        {"ffn_up", "mlp.up_proj"},
       {"ffn_down", "mlp.down_proj"}};
-  auto part = kLayer.find(match[2].str());
+  auto part = kLayer.find(part_name);
   if (part == kLayer.end()) return std::nullopt;
-  TensorTarget target{"model.layers." + std::to_string(layer) + "." + part->second + "." + match[3].str(), 0};
+  TensorTarget target{"model.layers." + std::to_string(layer) + "." + part->second + "." + suffix, 0};
   if (llama && part->first == "attn_q") target.rope_heads = config.num_heads;
   if (llama && part->first == "attn_k") target.rope_heads = config.num_kv_heads;
   return target;
@@ -217,11 +227,11 @@ void check_tensor_set(const GgufFile& file, const ModelConfig& config) {
       unexpected.push_back(info.name + " (" + target->hf_name + ")");
       continue;
     }
+    if (!seen.insert(target->hf_name).second) fail(file, "tensor '" + info.name + "' maps to " + target->hf_name + " a second time");
     if (info.shape() != found->second) {
       fail(file, "tensor '" + info.name + "' has shape " + c10::str(at::IntArrayRef(info.shape())) + " but " +
                      target->hf_name + " of this config is " + c10::str(at::IntArrayRef(found->second)));
     }
-    seen.insert(target->hf_name);
   }
   std::vector<std::string> missing;
   for (const auto& [name, shape] : expected) {
@@ -297,10 +307,17 @@ struct Vocabulary {
   std::vector<int64_t> extra_eos;  // end-of-turn / end-of-message ids llama.cpp also stops at
 };
 
+// Text that goes into JSON files must be UTF-8; a byte-level or SentencePiece vocabulary is.
+void check_utf8(const GgufFile& file, const std::string& key, const std::string& text, std::optional<size_t> index = {}) {
+  if (unicode::is_valid_utf8(text)) return;
+  fail(file, "metadata key '" + key + "'" + (index ? "[" + std::to_string(*index) + "]" : "") + " is not valid UTF-8");
+}
+
 Vocabulary read_vocabulary(const GgufFile& file) {
   Vocabulary vocab;
   vocab.tokens = file.string_array("tokenizer.ggml.tokens");
   if (vocab.tokens.empty()) fail(file, "metadata key 'tokenizer.ggml.tokens' is empty");
+  for (size_t id = 0; id < vocab.tokens.size(); ++id) check_utf8(file, "tokenizer.ggml.tokens", vocab.tokens[id], id);
   if (file.contains("tokenizer.ggml.token_type")) {
     vocab.types = file.integer_array("tokenizer.ggml.token_type");
     if (vocab.types.size() != vocab.tokens.size()) {
@@ -349,6 +366,7 @@ json byte_level_tokenizer_json(const GgufFile& file, const Vocabulary& vocab, co
   json merges = json::array();
   for (size_t rank = 0; rank < merge_lines.size(); ++rank) {
     const std::string& line = merge_lines[rank];
+    check_utf8(file, "tokenizer.ggml.merges", line, rank);
     const size_t space = line.find(' ');
     if (space == std::string::npos || space == 0 || space + 1 == line.size() || line.find(' ', space + 1) != std::string::npos) {
       fail(file, "metadata key 'tokenizer.ggml.merges'[" + std::to_string(rank) + "] " + json(line).dump() +
@@ -457,9 +475,25 @@ json gguf_hf_config(const GgufFile& file) {
                    std::to_string(heads) + ", " + std::to_string(layers) + ")");
   }
   const int64_t kv_heads = file.optional_integer(key("attention.head_count_kv")).value_or(heads);
+  // Bounds that no real model reaches, so that a corrupted number fails here and not as a
+  // model of a billion layers: every layer needs tensors, heads divide evenly.
+  auto check_range = [&](const std::string& name, int64_t value, int64_t low, int64_t high) {
+    if (value < low || value > high) {
+      fail(file, "metadata key '" + name + "' is " + std::to_string(value) + ", outside [" + std::to_string(low) + ", " +
+                     std::to_string(high) + "]");
+    }
+  };
+  check_range(key("block_count"), layers, 1, std::max<int64_t>(1, static_cast<int64_t>(file.tensors().size())));
+  check_range(key("attention.head_count"), heads, 1, 1 << 14);
+  check_range(key("attention.head_count_kv"), kv_heads, 1, heads);
+  if (heads % kv_heads != 0) {
+    fail(file, "metadata key '" + key("attention.head_count") + "' (" + std::to_string(heads) + ") is not a multiple of '" +
+                   key("attention.head_count_kv") + "' (" + std::to_string(kv_heads) + ")");
+  }
   int64_t head_dim = hidden / heads;
   if (auto key_length = file.optional_integer(key("attention.key_length"))) head_dim = *key_length;
   else if (auto rope_dims = file.optional_integer(key("rope.dimension_count"))) head_dim = *rope_dims;
+  check_range(key("attention.key_length"), head_dim, 2, 1 << 16);
   if (auto value_length = file.optional_integer(key("attention.value_length")); value_length && *value_length != head_dim) {
     fail(file, "metadata key '" + key("attention.value_length") + "' is " + std::to_string(*value_length) +
                    " but the key length is " + std::to_string(head_dim) + "; precept needs them equal");
@@ -478,7 +512,15 @@ json gguf_hf_config(const GgufFile& file) {
   } else {
     fail(file, "has neither '" + key("vocab_size") + "' nor 'tokenizer.ggml.tokens' to give the vocabulary size");
   }
+  check_range(key("vocab_size"), vocab_size, 1, 1 << 26);
+  const int64_t intermediate = file.integer(key("feed_forward_length"));
+  check_range(key("feed_forward_length"), intermediate, 1, 1 << 24);
+  const int64_t context = file.integer(key("context_length"));
+  check_range(key("context_length"), context, 1, int64_t{1} << 32);
   const double theta = file.optional_number(key("rope.freq_base")).value_or(10000.0);
+  if (!(theta > 1.0) || !std::isfinite(theta)) fail(file, "metadata key '" + key("rope.freq_base") + "' must be a finite number > 1");
+  const double eps = file.number(key("attention.layer_norm_rms_epsilon"));
+  if (!(eps >= 0.0) || !std::isfinite(eps)) fail(file, "metadata key '" + key("attention.layer_norm_rms_epsilon") + "' must be a finite number >= 0");
   const bool attention_bias = has_tensor_suffix(file, ".attn_q.bias");
 
   static const std::map<std::string, std::pair<const char*, const char*>> kNames = {
@@ -489,13 +531,13 @@ json gguf_hf_config(const GgufFile& file) {
       {"model_type", model_type},
       {"vocab_size", vocab_size},
       {"hidden_size", hidden},
-      {"intermediate_size", file.integer(key("feed_forward_length"))},
+      {"intermediate_size", intermediate},
       {"num_hidden_layers", layers},
       {"num_attention_heads", heads},
       {"num_key_value_heads", kv_heads},
       {"head_dim", head_dim},
-      {"max_position_embeddings", file.integer(key("context_length"))},
-      {"rms_norm_eps", file.number(key("attention.layer_norm_rms_epsilon"))},
+      {"max_position_embeddings", context},
+      {"rms_norm_eps", eps},
       {"rope_theta", theta},
       {"rope_parameters", rope_parameters(file, arch, theta, head_dim)},
       {"hidden_act", "silu"},
@@ -555,7 +597,10 @@ GgufTokenizerFiles gguf_tokenizer_files(const GgufFile& file) {
   config["clean_up_tokenization_spaces"] = false;
   const std::string arch = file.optional_string("general.architecture").value_or("");
   if (auto context = file.optional_integer(arch + ".context_length")) config["model_max_length"] = *context;
-  if (auto chat_template = file.optional_string("tokenizer.chat_template")) config["chat_template"] = *chat_template;
+  if (auto chat_template = file.optional_string("tokenizer.chat_template")) {
+    check_utf8(file, "tokenizer.chat_template", *chat_template);
+    config["chat_template"] = *chat_template;
+  }
 
   json& generation = files.generation_config;
   generation = json::object();
