@@ -6,6 +6,7 @@
 #include "lm/model_config.h"
 #include "lm/safetensors.h"
 
+#include <filesystem>
 #include <iostream>
 
 namespace precept::apps {
@@ -67,7 +68,8 @@ int cmd_inspect(const std::vector<std::string>& args) {
   positional.add("model", 1);
   po::variables_map values;
   if (!parse_options("inspect", "[--model] DIR|FILE.gguf [--tensors]", options, args, values, &positional)) return 0;
-  if (lm::is_gguf_file(model_dir)) return inspect_gguf(model_dir, values["tensors"].as<bool>());
+  // A file is read as a GGUF (which names what is wrong when it is not one); a directory as HF.
+  if (std::filesystem::is_regular_file(model_dir)) return inspect_gguf(model_dir, values["tensors"].as<bool>());
 
   lm::ModelConfig config = lm::load_config(model_dir);
   lm::CheckpointTensors tensors(model_dir);
