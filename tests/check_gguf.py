@@ -400,6 +400,8 @@ def main():
                   f"{len(all_ids)} prompts, every position: max |diff| {worst:.3e} (tolerance {LOGIT_TOLERANCE:g})")
             del round_trip
 
+            if name == "tiny_llama2":
+                check_sentencepiece(converted, shared)
             if name == "smollm2":
                 check_chat(args.precept, model, hf_gguf_tokenizer, converted, tmp)
                 check_tokenizer(path, converted, hf_gguf_tokenizer, shared, reference)
@@ -444,6 +446,23 @@ def check_chat(precept, model, hf_tokenizer, converted, tmp):
     check(equal == len(CHAT_PROMPTS) and len(ours) == len(CHAT_PROMPTS),
           f"smollm2: greedy chat continuations (32 tokens, the file's template) equal transformers' on "
           f"{equal}/{len(CHAT_PROMPTS)} prompts")
+
+
+def check_sentencepiece(converted, shared):
+    """The tokenizer.model written for a `llama` vocabulary (the tiny Llama 2 GGUF carries Llama 2's
+    32000 pieces), read by the sentencepiece package, against llama.cpp's llama-spm vectors."""
+    import sentencepiece
+    processor = sentencepiece.SentencePieceProcessor(model_file=str(converted / "tokenizer.model"))
+    inputs = llamacpp_inputs(shared)
+    lines = (shared / "assets/llamacpp-vocab-tests/ggml-vocab-llama-spm.gguf.out").read_text().split("\n")[:-1]
+    expected = [[int(x) for x in line.split()] for line in lines]
+    same = sum(processor.encode(text) == ids for text, ids in zip(inputs, expected))
+    check(same == len(expected) == 46, f"tiny_llama2: the written tokenizer.model in sentencepiece equals llama.cpp's "
+          f"llama-spm vectors on {same}/{len(expected)}")
+    hf = AutoTokenizer.from_pretrained(str(converted))
+    hf_same = sum(hf.encode(text, add_special_tokens=False) == ids for text, ids in zip(inputs, expected))
+    print(f"known: transformers' LlamaTokenizer from the converted directory agrees on {hf_same}/{len(expected)} "
+          f"(it adds no dummy prefix before a leading space, see check_llama2c_hf.py)")
 
 
 def check_tokenizer(path, converted, hf_gguf_tokenizer, shared, reference):
