@@ -706,6 +706,13 @@ ChatTemplate gguf_chat_template(const GgufTokenizerFiles& files) {
   return ChatTemplate::from_source(config["chat_template"].get<std::string>(), token("bos_token"), token("eos_token"));
 }
 
+std::vector<int64_t> gguf_eos_ids(const GgufTokenizerFiles& files) {
+  const json eos = files.generation_config.value("eos_token_id", json());
+  if (eos.is_number_integer()) return {eos.get<int64_t>()};
+  if (eos.is_array()) return eos.get<std::vector<int64_t>>();
+  return {};
+}
+
 void convert_gguf(const fs::path& gguf_path, const fs::path& out_dir, c10::ScalarType dtype) {
   if (dtype != c10::kFloat && dtype != c10::kBFloat16) {
     throw std::invalid_argument("convert --gguf writes float32 or bfloat16, not " + std::string(c10::toString(dtype)));

@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace precept::lm {
 
@@ -75,6 +76,9 @@ Transformer load_gguf(const std::filesystem::path& path, const LoadOptions& opti
 std::unique_ptr<Tokenizer> gguf_tokenizer(const std::filesystem::path& path);
 std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufTokenizerFiles& files);
 ChatTemplate gguf_chat_template(const GgufTokenizerFiles& files);
+// The ids generation stops at: generation_config's eos_token_id (EOS, plus llama.cpp's
+// end-of-turn / end-of-message ids when the file names them).
+std::vector<int64_t> gguf_eos_ids(const GgufTokenizerFiles& files);
 
 // Writes the files above into a directory (created): tokenizer.json or tokenizer.model,
 // tokenizer_config.json, generation_config.json. Used by convert and by gguf_tokenizer.

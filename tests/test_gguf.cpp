@@ -786,6 +786,7 @@ TEST(GgufTokenizer, TinyModelsBothVocabularyKinds) {
   ChatTemplate chat = gguf_chat_template(bpe.tokenizer);
   EXPECT_EQ(chat.render({user_message("hi")}, true), "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
   EXPECT_EQ(bpe.tokenizer.generation_config["eos_token_id"], 2);
+  EXPECT_EQ(gguf_eos_ids(bpe.tokenizer), (std::vector<int64_t>{2}));
   GgufModel spm = read_gguf_model(write_gguf(dir, "spm.gguf", tiny_model({.sentencepiece = true}).build()));
   auto sentencepiece = gguf_tokenizer(spm.tokenizer);
   // BOS, then SentencePiece BPE: only "▁h" can be merged from these pieces.
