@@ -4,11 +4,12 @@
 // and the pre-tokenizer rules llama.cpp's llama-vocab.cpp. docs/gguf.md has the tables.
 #include "lm/gguf_model.h"
 
-#include "lm/chat_template.h"
-#include "lm/bpe_files.h"
-#include "lm/bpe_tokenizer.h"
-#include "lm/sentencepiece_tokenizer.h"
-#include "lm/unicode.h"
+#include "core/files.h"
+#include "core/utf8.h"
+#include "text/bpe_files.h"
+#include "text/bpe_tokenizer.h"
+#include "text/chat_template.h"
+#include "text/sentencepiece_tokenizer.h"
 
 #include <ATen/ATen.h>
 
@@ -21,6 +22,9 @@
 namespace precept::lm {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using text::SentencePieceEntry;
+using text::SentencePieceType;
+using text::UnsupportedTokenizerError;
 
 namespace {
 
@@ -286,7 +290,7 @@ PreTokenizerRule pre_tokenizer_rule(const GgufFile& file, const std::string& pre
   } else if (pre == "qwen2" || pre == "deepseek-r1-qwen") {
     rule.normalizer = {{"type", "NFC"}};
     rule.pre_tokenizer = {{"type", "Sequence"},
-                          {"pretokenizers", {split_step(kQwen2PreTokenizerPattern), byte_level_step(false)}}};
+                          {"pretokenizers", {split_step(text::kQwen2PreTokenizerPattern), byte_level_step(false)}}};
   } else if (pre == "default") {  // llama.cpp's LLAMA_VOCAB_PRE_TYPE_DEFAULT chain
     rule.pre_tokenizer = {{"type", "Sequence"},
                           {"pretokenizers",
@@ -309,7 +313,7 @@ struct Vocabulary {
 
 // Text that goes into JSON files must be UTF-8; a byte-level or SentencePiece vocabulary is.
 void check_utf8(const GgufFile& file, const std::string& key, const std::string& text, std::optional<size_t> index = {}) {
-  if (unicode::is_valid_utf8(text)) return;
+  if (core::utf8::is_valid_utf8(text)) return;
   fail(file, "metadata key '" + key + "'" + (index ? "[" + std::to_string(*index) + "]" : "") + " is not valid UTF-8");
 }
 
@@ -435,7 +439,7 @@ std::string sentencepiece_model_bytes(const GgufFile& file, const Vocabulary& vo
     pieces[id].type = static_cast<SentencePieceType>(vocab.types[id]);
   }
   try {
-    return serialize_sentencepiece_bpe_model(pieces);
+    return text::serialize_sentencepiece_bpe_model(pieces);
   } catch (const std::runtime_error& error) {
     fail(file, std::string("the tokenizer.ggml.* vocabulary is not a valid SentencePiece model: ") + error.what());
   }
@@ -447,17 +451,25 @@ std::string temporary_directory() {
   return pattern;
 }
 
-void write_file(const fs::path& path, const std::string& bytes) {
-  fs::path temporary = path;
-  temporary += ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + temporary.string());
-    out << bytes;
-    if (!out) throw std::runtime_error("write failed for " + temporary.string());
-  }
-  fs::rename(temporary, path);
+// A plain write, for the temporary directory gguf_tokenizer reads back at once (what a user keeps
+// is written with core::replace_file_atomically).
+void write_temporary_file(const fs::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+  out << bytes;
+  if (!out) throw std::runtime_error("write failed for " + path.string());
 }
+
+void write_tokenizer_files(const GgufTokenizerFiles& files, const fs::path& dir,
+                           void (*write)(const fs::path&, const std::string&)) {
+  fs::create_directories(dir);
+  if (!files.tokenizer_model.empty()) write(dir / "tokenizer.model", files.tokenizer_model);
+  if (!files.tokenizer_json.is_null()) write(dir / "tokenizer.json", files.tokenizer_json.dump(2) + "\n");
+  write(dir / "tokenizer_config.json", files.tokenizer_config.dump(2) + "\n");
+  write(dir / "generation_config.json", files.generation_config.dump(2) + "\n");
+}
+
+void write_atomically(const fs::path& path, const std::string& bytes) { core::replace_file_atomically(path, bytes); }
 
 }  // namespace
 
@@ -658,14 +670,10 @@ Transformer load_gguf(const fs::path& path, const LoadOptions& options) {
 }
 
 void write_gguf_tokenizer_files(const GgufTokenizerFiles& files, const fs::path& dir) {
-  fs::create_directories(dir);
-  if (!files.tokenizer_model.empty()) write_file(dir / "tokenizer.model", files.tokenizer_model);
-  if (!files.tokenizer_json.is_null()) write_file(dir / "tokenizer.json", files.tokenizer_json.dump(2) + "\n");
-  write_file(dir / "tokenizer_config.json", files.tokenizer_config.dump(2) + "\n");
-  write_file(dir / "generation_config.json", files.generation_config.dump(2) + "\n");
+  write_tokenizer_files(files, dir, write_atomically);
 }
 
-std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufTokenizerFiles& files) {
+std::unique_ptr<text::Tokenizer> gguf_tokenizer(const GgufTokenizerFiles& files) {
   const fs::path dir = temporary_directory();
   auto clean_up = [&] {
     std::error_code ignored;
@@ -679,8 +687,8 @@ std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufTokenizerFiles& files) {
     return message;
   };
   try {
-    write_gguf_tokenizer_files(files, dir);
-    std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(dir);
+    write_tokenizer_files(files, dir, write_temporary_file);
+    std::unique_ptr<text::Tokenizer> tokenizer = text::load_tokenizer(dir);
     clean_up();
     return tokenizer;
   } catch (const UnsupportedTokenizerError& error) {
@@ -692,18 +700,18 @@ std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufTokenizerFiles& files) {
   }
 }
 
-std::unique_ptr<Tokenizer> gguf_tokenizer(const fs::path& path) {
+std::unique_ptr<text::Tokenizer> gguf_tokenizer(const fs::path& path) {
   GgufFile file(path);
   return gguf_tokenizer(gguf_tokenizer_files(file));
 }
 
-ChatTemplate gguf_chat_template(const GgufTokenizerFiles& files) {
+text::ChatTemplate gguf_chat_template(const GgufTokenizerFiles& files) {
   const json& config = files.tokenizer_config;
   if (!config.contains("chat_template") || !config["chat_template"].is_string()) {
     throw std::runtime_error("the GGUF has no chat template (metadata key 'tokenizer.chat_template')");
   }
   auto token = [&](const char* key) { return config.value(key, json()).is_string() ? config[key].get<std::string>() : ""; };
-  return ChatTemplate::from_source(config["chat_template"].get<std::string>(), token("bos_token"), token("eos_token"));
+  return text::ChatTemplate::from_source(config["chat_template"].get<std::string>(), token("bos_token"), token("eos_token"));
 }
 
 std::vector<int64_t> gguf_eos_ids(const GgufTokenizerFiles& files) {
@@ -721,7 +729,7 @@ void convert_gguf(const fs::path& gguf_path, const fs::path& out_dir, c10::Scala
   fs::create_directories(out_dir);
   write_checkpoint_tensors(out_dir, model.tensors, 5'000'000'000ull);  // transformers' default shard size
   model.config.dtype = dtype;
-  write_file(out_dir / "config.json", config_to_json(model.config).dump(2) + "\n");
+  core::replace_file_atomically(out_dir / "config.json", config_to_json(model.config).dump(2) + "\n");
   write_gguf_tokenizer_files(model.tokenizer, out_dir);
 }
 

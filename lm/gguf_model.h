@@ -2,7 +2,8 @@
 // Mistral), `qwen2` and `qwen3` architectures mapped onto a ModelConfig and HF tensor names, with
 // llama.cpp's Q/K RoPE row permutation undone for `llama` so that lm::Transformer runs it
 // unchanged; and the tokenizer rebuilt from the tokenizer.ggml.* metadata. Not the container
-// reader (lm/gguf.h). Used by `precept convert --gguf`, `precept inspect` and model loading.
+// reader (lm/gguf.h) and not the tokenizers (text/). Used by `precept convert --gguf`,
+// `precept inspect` and model loading.
 //
 // The tokenizer is made the way a converter would write it to disk, and the existing readers
 // load that: a `gpt2` vocabulary becomes a Hugging Face tokenizer.json (byte-level BPE, the
@@ -19,8 +20,9 @@
 #include "lm/model_config.h"
 #include "lm/pretrained.h"
 #include "lm/safetensors.h"
-#include "lm/tokenizer.h"
 #include "lm/transformer.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
 
 #include <nlohmann/json.hpp>
 
@@ -30,8 +32,6 @@
 #include <vector>
 
 namespace precept::lm {
-
-class ChatTemplate;
 
 // The tokenizer files of a GGUF, as a Hugging Face directory would hold them.
 struct GgufTokenizerFiles {
@@ -73,9 +73,9 @@ GgufModel read_gguf_model(const std::filesystem::path& path, c10::ScalarType dty
 Transformer load_gguf(const std::filesystem::path& path, const LoadOptions& options = {});
 
 // The tokenizer and the chat template (tokenizer.chat_template; throws when the file has none).
-std::unique_ptr<Tokenizer> gguf_tokenizer(const std::filesystem::path& path);
-std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufTokenizerFiles& files);
-ChatTemplate gguf_chat_template(const GgufTokenizerFiles& files);
+std::unique_ptr<text::Tokenizer> gguf_tokenizer(const std::filesystem::path& path);
+std::unique_ptr<text::Tokenizer> gguf_tokenizer(const GgufTokenizerFiles& files);
+text::ChatTemplate gguf_chat_template(const GgufTokenizerFiles& files);
 // The ids generation stops at: generation_config's eos_token_id (EOS, plus llama.cpp's
 // end-of-turn / end-of-message ids when the file names them).
 std::vector<int64_t> gguf_eos_ids(const GgufTokenizerFiles& files);

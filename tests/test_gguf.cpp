@@ -7,12 +7,12 @@
 // The comparisons against transformers' own GGUF loader, gguf-py's dequantize and Hugging Face
 // tokenizers (GgufParity.*) need reference data that tests/check_gguf.py makes; it runs them with
 // PRECEPT_GGUF_REFERENCE set, and without it they skip.
-#include "lm/chat_template.h"
 #include "lm/gguf.h"
 #include "lm/gguf_model.h"
 #include "lm/pretrained.h"
 #include "lm/safetensors.h"
-#include "lm/tokenizer.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
 #include "tests/test_util.h"
 
 #include <ATen/ATen.h>
@@ -30,6 +30,7 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace precept::lm;
+using namespace precept::text;
 using precept::testing::error_of;
 using precept::testing::temp_dir;
 using precept::testing::write_all;
