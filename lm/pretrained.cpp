@@ -1,6 +1,7 @@
 #include "lm/pretrained.h"
 #include "core/files.h"
 
+#include "lm/gguf_model.h"
 #include "lm/safetensors.h"
 
 #include <ATen/ATen.h>
@@ -72,6 +73,7 @@ void load_weights(TransformerImpl& model, const fs::path& dir) {
 }
 
 Transformer load_pretrained(const fs::path& dir, const LoadOptions& options) {
+  if (is_gguf_file(dir)) return load_gguf(dir, options);
   ModelConfig config = load_config(dir);
   c10::ScalarType dtype = options.dtype.value_or(options.device.is_cpu() ? c10::kFloat : config.dtype);
   Transformer model(config, at::TensorOptions().dtype(dtype).device(options.device));
@@ -112,7 +114,36 @@ const text::ChatTemplate& Pretrained::require_chat_template(const std::string& n
   return *chat_template;
 }
 
+namespace {
+
+// A .gguf file opened in memory: weights dequantized, the tokenizer and the template from its
+// metadata (lm/gguf_model.h), the stop ids from its EOS.
+Pretrained open_gguf(const fs::path& path, const OpenOptions& options) {
+  Pretrained out;
+  out.dir = path;
+  const GgufFile file(path);
+  const GgufTokenizerFiles files = gguf_tokenizer_files(file);
+  if (options.weights) {
+    out.model = load_gguf(path, options.load);
+    out.config = out.model->config();
+  } else {
+    out.config = config_from_json(gguf_hf_config(file), path.string());
+  }
+  out.tokenizer = gguf_tokenizer(files);
+  try {
+    out.chat_template = gguf_chat_template(files);
+  } catch (const std::exception& error) {
+    out.chat_template_problem = error.what();
+  }
+  out.stop_ids = gguf_eos_ids(files);
+  out.context_length = std::min<int64_t>(out.config.max_position_embeddings, options.max_context);
+  return out;
+}
+
+}  // namespace
+
 Pretrained open_pretrained(const fs::path& dir, const OpenOptions& options) {
+  if (is_gguf_file(dir)) return open_gguf(dir, options);
   Pretrained out;
   out.dir = dir;
   if (options.weights) {
@@ -149,7 +180,9 @@ void save_pretrained(TransformerImpl& model, const fs::path& dir, const SaveOpti
   config.dtype = dtype;
   write_text(dir / "config.json", config_to_json(config).dump(2) + "\n");
 
-  if (options.source_dir && fs::absolute(*options.source_dir) != fs::absolute(dir)) {
+  if (options.source_dir && is_gguf_file(*options.source_dir)) {
+    write_gguf_tokenizer_files(gguf_tokenizer_files(GgufFile(*options.source_dir)), dir);
+  } else if (options.source_dir && fs::absolute(*options.source_dir) != fs::absolute(dir)) {
     for (const char* file : kPassThroughFiles) {
       const fs::path from = *options.source_dir / file;
       if (fs::exists(from)) fs::copy_file(from, dir / file, fs::copy_options::overwrite_existing);

@@ -55,6 +55,7 @@ struct Pretrained {
   const text::ChatTemplate& require_chat_template(const std::string& needed_by) const;
 };
 
+// `dir` is a Hugging Face model directory or a .gguf file (read in memory, no conversion step).
 Pretrained open_pretrained(const std::filesystem::path& dir, const OpenOptions& options = {});
 
 // The stop ids of a model directory by the rule above.
@@ -70,7 +71,8 @@ void load_weights(TransformerImpl& model, const std::filesystem::path& dir);
 struct SaveOptions {
   uint64_t max_shard_bytes = 5ull * 1000 * 1000 * 1000;  // transformers' default "5GB"
   std::optional<c10::ScalarType> dtype;  // default: the parameters' dtype
-  // Tokenizer and generation files are copied from here when given (and not already there).
+  // Tokenizer and generation files are copied from here when given (and not already there); a
+  // .gguf source has them written from its metadata.
   std::optional<std::filesystem::path> source_dir;
 };
 

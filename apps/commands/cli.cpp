@@ -7,11 +7,11 @@ namespace precept::apps {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
-      {"convert", "convert a llama2.c checkpoint + tokenizer.bin into a Hugging Face model directory", cmd_convert},
+      {"convert", "convert a llama2.c checkpoint + tokenizer.bin, or a GGUF file, into a Hugging Face model directory", cmd_convert},
       {"eval", "evaluate judges and policies: listwise metrics, RM-Bench, XSTest, win rates (precept eval --help)", cmd_eval},
       {"generate", "generate text from a model directory (greedy or sampled)", cmd_generate},
       {"init-model", "write a model directory with seeded random weights from a preset (configs/models)", cmd_init_model},
-      {"inspect", "print a model directory's config and tensors", cmd_inspect},
+      {"inspect", "print a model directory's (or a GGUF file's) config and tensors", cmd_inspect},
       {"judge", "score responses against a principle with a RewardAnything judge (or parse judge outputs)", cmd_judge},
       {"train", "align a policy with GRPO from a recipe (TOML): rollouts, rewards, updates, checkpoints", cmd_train},
       {"tokenize", "show the ids, pieces and chat-rendered text a model would see", cmd_tokenize},
