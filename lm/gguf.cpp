@@ -506,6 +506,51 @@ struct GgufFile::Mapping {
   }
 };
 
+namespace {
+
+// One tensor info of the header: its name, dimensions (each and their product checked against
+// int64), ggml type, data offset (aligned) and size in bytes.
+GgufTensorInfo read_tensor_info(Cursor& in, uint64_t index, uint64_t alignment) {
+  GgufTensorInfo tensor;
+  tensor.name = in.read_string("the name of tensor " + std::to_string(index));
+  const std::string what = "tensor '" + tensor.name + "'";
+  const uint32_t dims = in.read<uint32_t>("the number of dimensions of " + what);
+  if (dims > kMaxDims) {
+    in.fail(what + " has " + std::to_string(dims) + " dimensions (ggml allows at most " + std::to_string(kMaxDims) + ")");
+  }
+  unsigned __int128 elements = 1;
+  for (uint32_t d = 0; d < dims; ++d) {
+    const uint64_t size = in.read<uint64_t>("dimension " + std::to_string(d) + " of " + what);
+    if (size > static_cast<uint64_t>(INT64_MAX)) {
+      in.fail(what + " has dimension " + std::to_string(d) + " of " + std::to_string(size) + ", which overflows int64");
+    }
+    elements *= size;
+    if (elements > static_cast<unsigned __int128>(INT64_MAX)) {
+      in.fail(what + " has dimensions whose product overflows int64 (dimension " + std::to_string(d) + " is " +
+              std::to_string(size) + ")");
+    }
+    tensor.dims.push_back(static_cast<int64_t>(size));
+  }
+  tensor.elements = static_cast<int64_t>(elements);
+  tensor.type_id = in.read<uint32_t>("the type of " + what);
+  const std::optional<GgmlBlock> block = ggml_block(tensor.type_id);
+  if (!block) in.fail(what + " has ggml type id " + std::to_string(tensor.type_id) + ", which is no known ggml type");
+  tensor.offset = in.read<uint64_t>("the data offset of " + what);
+  const int64_t row = tensor.dims.empty() ? 1 : tensor.dims[0];
+  if (row % block->elements != 0) {
+    in.fail(what + " has rows of " + std::to_string(row) + " values, not a whole number of " +
+            ggml_type_name(tensor.type_id) + " blocks of " + std::to_string(block->elements));
+  }
+  tensor.bytes = static_cast<uint64_t>(tensor.elements / block->elements) * static_cast<uint64_t>(block->bytes);
+  if (tensor.offset % alignment != 0) {
+    in.fail(what + " has data offset " + std::to_string(tensor.offset) + ", not a multiple of the alignment " +
+            std::to_string(alignment));
+  }
+  return tensor;
+}
+
+}  // namespace
+
 GgufFile::GgufFile(const fs::path& path) : path_(path), mapping_(std::make_shared<Mapping>()) {
   const std::string name = path.string();
   const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
@@ -584,42 +629,8 @@ GgufFile::GgufFile(const fs::path& path) : path_(path), mapping_(std::make_share
 
   tensors_.reserve(tensor_count);
   for (uint64_t i = 0; i < tensor_count; ++i) {
-    GgufTensorInfo tensor;
-    tensor.name = in.read_string("the name of tensor " + std::to_string(i));
-    const std::string what = "tensor '" + tensor.name + "'";
-    if (tensor_index_.count(tensor.name)) in.fail(what + " appears twice");
-    const uint32_t dims = in.read<uint32_t>("the number of dimensions of " + what);
-    if (dims > kMaxDims) {
-      in.fail(what + " has " + std::to_string(dims) + " dimensions (ggml allows at most " + std::to_string(kMaxDims) + ")");
-    }
-    unsigned __int128 elements = 1;
-    for (uint32_t d = 0; d < dims; ++d) {
-      const uint64_t size = in.read<uint64_t>("dimension " + std::to_string(d) + " of " + what);
-      if (size > static_cast<uint64_t>(INT64_MAX)) {
-        in.fail(what + " has dimension " + std::to_string(d) + " of " + std::to_string(size) + ", which overflows int64");
-      }
-      elements *= size;
-      if (elements > static_cast<unsigned __int128>(INT64_MAX)) {
-        in.fail(what + " has dimensions whose product overflows int64 (dimension " + std::to_string(d) + " is " +
-                std::to_string(size) + ")");
-      }
-      tensor.dims.push_back(static_cast<int64_t>(size));
-    }
-    tensor.elements = static_cast<int64_t>(elements);
-    tensor.type_id = in.read<uint32_t>("the type of " + what);
-    const std::optional<GgmlBlock> block = ggml_block(tensor.type_id);
-    if (!block) in.fail(what + " has ggml type id " + std::to_string(tensor.type_id) + ", which is no known ggml type");
-    tensor.offset = in.read<uint64_t>("the data offset of " + what);
-    const int64_t row = tensor.dims.empty() ? 1 : tensor.dims[0];
-    if (row % block->elements != 0) {
-      in.fail(what + " has rows of " + std::to_string(row) + " values, not a whole number of " +
-              ggml_type_name(tensor.type_id) + " blocks of " + std::to_string(block->elements));
-    }
-    tensor.bytes = static_cast<uint64_t>(tensor.elements / block->elements) * static_cast<uint64_t>(block->bytes);
-    if (tensor.offset % alignment_ != 0) {
-      in.fail(what + " has data offset " + std::to_string(tensor.offset) + ", not a multiple of the alignment " +
-              std::to_string(alignment_));
-    }
+    GgufTensorInfo tensor = read_tensor_info(in, i, alignment_);
+    if (tensor_index_.count(tensor.name)) in.fail("tensor '" + tensor.name + "' appears twice");
     tensor_index_[tensor.name] = tensors_.size();
     tensors_.push_back(std::move(tensor));
   }
