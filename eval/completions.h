@@ -15,7 +15,7 @@ namespace precept::eval {
 
 struct CompletionSettings {
   rollout::SamplingParams sampling;    // max_new_tokens, sampler (default greedy), seed
-  rollout::GeneratorConfig generator;  // slots; max_length 0 = the model's, capped at 4096
+  rollout::GeneratorConfig generator;  // slots; max_length 0 = the longest prompt + max_new_tokens
   std::string system_prompt;           // a system turn before each prompt when not empty
   bool enable_thinking = true;         // Qwen3's switch
   std::string dtype = "float32", device = "cpu";

@@ -103,7 +103,7 @@ void add_completion_options(po::options_description& options, eval::CompletionSe
       ("slots", po::value(&settings.generator.max_slots)->default_value(settings.generator.max_slots),
        "policy: sequences decoded at once")
       ("max-length", po::value(&settings.generator.max_length)->default_value(0),
-       "policy: cache positions per slot; 0 = the model's, capped at 4096")
+       "policy: cache positions per slot; 0 = the longest prompt + max new tokens")
       ("dtype", po::value(&settings.dtype)->default_value("float32"), "policy: float32 | bfloat16 | float16")
       ("device", po::value(&settings.device)->default_value("cpu"), "policy: cpu | cuda | cuda:N");
 }
