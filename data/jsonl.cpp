@@ -53,6 +53,14 @@ void for_each_jsonl_object(const std::filesystem::path& path,
   }
 }
 
+std::string record_id(const ordered_json& record, const std::string& where) {
+  auto id = record.find("id");
+  if (id == record.end()) throw std::runtime_error(where + ": field 'id': missing");
+  if (id->is_string()) return id->get<std::string>();
+  if (id->is_number_integer()) return id->dump();
+  throw std::runtime_error(where + ": field 'id': expected a string or an integer, got " + json_type_name(*id));
+}
+
 std::string json_type_name(const ordered_json& value) {
   if (value.is_object()) return "an object";
   if (value.is_array()) return "an array";

@@ -28,6 +28,10 @@ void for_each_jsonl_object(const std::filesystem::path& path,
                            const std::function<void(const ordered_json& record, const std::string& where,
                                                     int64_t line_number)>& visit);
 
+// A record's "id": a string, or an integer written as its digits. Throws "WHERE: field 'id': ..."
+// when it is missing or of another type.
+std::string record_id(const ordered_json& record, const std::string& where);
+
 // "an object", "an array", "a string", "a number", "a boolean" or "null": for error messages.
 std::string json_type_name(const ordered_json& value);
 

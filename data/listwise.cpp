@@ -34,13 +34,9 @@ std::string optional_string(const ordered_json& object, const std::string& key, 
 }
 
 std::string case_id(const ordered_json& record, const std::string& where) {
-  const ordered_json& id = required(record, "id", where, "id");
-  if (id.is_string()) {
-    if (id.get<std::string>().empty()) fail(where, "id", "is empty");
-    return id.get<std::string>();
-  }
-  if (id.is_number_integer()) return id.dump();
-  fail(where, "id", "expected a string or an integer, got " + json_type_name(id));
+  const std::string id = record_id(record, where);
+  if (id.empty()) fail(where, "id", "is empty");
+  return id;
 }
 
 }  // namespace

@@ -45,15 +45,7 @@ std::vector<RmBenchItem> read_rm_bench_file(const std::filesystem::path& path, c
     std::string where = path.string() + ": record " + std::to_string(n);
     if (!record.is_object()) throw std::runtime_error(where + ": expected an object, got " + json_type_name(record));
     RmBenchItem item;
-    auto id = record.find("id");
-    if (id == record.end()) throw std::runtime_error(where + ": field 'id': missing");
-    if (id->is_string()) {
-      item.id = id->get<std::string>();
-    } else if (id->is_number_integer()) {
-      item.id = id->dump();
-    } else {
-      throw std::runtime_error(where + ": field 'id': expected a string or an integer, got " + json_type_name(*id));
-    }
+    item.id = record_id(record, where);
     where += " (id " + item.id + ")";
     item.where = where;
     auto prompt = record.find("prompt");

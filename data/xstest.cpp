@@ -58,15 +58,7 @@ std::vector<XstestCompletion> read_xstest_completions(const std::filesystem::pat
     for_each_jsonl_object(path, [&](const ordered_json& record, const std::string& where, int64_t) {
       XstestCompletion item;
       item.where = where;
-      auto id = record.find("id");
-      if (id == record.end()) throw std::runtime_error(where + ": field 'id': missing");
-      if (id->is_string()) {
-        item.id = id->get<std::string>();
-      } else if (id->is_number_integer()) {
-        item.id = id->dump();
-      } else {
-        throw std::runtime_error(where + ": field 'id': expected a string or an integer, got " + json_type_name(*id));
-      }
+      item.id = record_id(record, where);
       auto completion = record.find("completion");
       if (completion == record.end()) throw std::runtime_error(where + ": field 'completion': missing");
       if (!completion->is_string()) {
