@@ -3,9 +3,11 @@
 #include "apps/commands/commands.h"
 #include "apps/commands/eval_commands.h"
 #include "apps/commands/paths.h"
+#include "core/progress.h"
 #include "eval/html_report.h"
 #include "reward/principle.h"
 
+#include <chrono>
 #include <fstream>
 #include <iostream>
 
@@ -110,6 +112,22 @@ void add_completion_options(po::options_description& options, eval::CompletionSe
 
 void finish_completion_options(const po::variables_map& values, eval::CompletionSettings& settings) {
   settings.enable_thinking = !values["no-thinking"].as<bool>();
+}
+
+std::vector<eval::JudgedGroup> judge_with_progress(reward::RewardAnythingJudge& judge,
+                                                   const std::vector<reward::Group>& groups,
+                                                   const std::vector<std::string>& principles, const std::string& label) {
+  core::ProgressLine line(label);
+  const auto start = std::chrono::steady_clock::now();
+  auto judged = eval::judge_groups(judge, groups, principles,
+                                   [&](int64_t done, int64_t total, const rollout::GenerationProgress& p) {
+                                     const double seconds =
+                                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                                     line.update(p.sequences_done, p.sequences_total, p.tokens_generated, "tok", seconds,
+                                                 p.eta_seconds, std::to_string(done) + "/" + std::to_string(total) + " groups");
+                                   });
+  line.finish();
+  return judged;
 }
 
 std::string resolve_principle(const std::string& text, const std::string& file, const std::string& default_name) {

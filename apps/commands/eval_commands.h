@@ -4,6 +4,7 @@
 
 #include "apps/commands/options.h"
 #include "eval/completions.h"
+#include "eval/judge_runs.h"
 
 #include <nlohmann/json.hpp>
 
@@ -27,6 +28,12 @@ void add_report_options(po::options_description& options, ReportOutputs& outputs
 // (--per-case) that were asked for, and says where on stderr.
 void write_report_outputs(const ReportOutputs& outputs, const nlohmann::ordered_json& report, const std::string& html,
                           const std::vector<nlohmann::ordered_json>& per_case);
+
+// Judges every group under principles[g] (eval::judge_groups) with a progress line named
+// `label`: judge calls done/total in the current batch, tokens, rate, ETA, and groups done.
+std::vector<eval::JudgedGroup> judge_with_progress(reward::RewardAnythingJudge& judge,
+                                                   const std::vector<reward::Group>& groups,
+                                                   const std::vector<std::string>& principles, const std::string& label);
 
 // One JSON record per line.
 void write_jsonl(const std::string& path, const std::vector<nlohmann::ordered_json>& records);

@@ -147,16 +147,7 @@ int cmd_eval_compare(const std::vector<std::string>& args) {
     }
   }
   auto model = load_judge(judge_dir, judge, principle);
-  core::ProgressLine line("eval compare: judge");
-  const auto start = std::chrono::steady_clock::now();
-  const auto judged = eval::judge_groups(*model, groups, std::vector<std::string>(groups.size(), principle),
-                                         [&](int64_t, int64_t, const rollout::GenerationProgress& p) {
-                                           const double seconds =
-                                               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                                           line.update(p.sequences_done, p.sequences_total, p.tokens_generated, "tok",
-                                                       seconds, p.eta_seconds);
-                                         });
-  line.finish();
+  const auto judged = judge_with_progress(*model, groups, std::vector<std::string>(groups.size(), principle), "eval compare: judge");
 
   std::vector<eval::PromptCredits> credits(prompts.size());
   std::vector<nlohmann::ordered_json> per_case, dump;

@@ -65,16 +65,7 @@ int cmd_eval_judge(const std::vector<std::string>& args) {
       principles.push_back(cases[i].principle);
     }
     auto model = load_judge(model_dir, judge, principles.front());
-    core::ProgressLine line("eval judge");
-    const auto judged = eval::judge_groups(*model, groups, principles,
-                                           [&](int64_t done, int64_t total, const rollout::GenerationProgress& p) {
-                                             const double seconds =
-                                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                                             line.update(done, total, p.tokens_generated, "tok", seconds, p.eta_seconds,
-                                                         std::to_string(p.sequences_done) + "/" +
-                                                             std::to_string(p.sequences_total) + " calls in batch");
-                                           });
-    line.finish();
+    const auto judged = judge_with_progress(*model, groups, principles, "eval judge");
     std::vector<nlohmann::ordered_json> dump;
     for (size_t i = 0; i < cases.size(); ++i) {
       judgments.push_back(eval::case_judgment_from(eval::judgments_of(judged[i].calls), cases[i]));

@@ -225,17 +225,7 @@ int cmd_eval_rm_bench(const std::vector<std::string>& args) {
       }
     }
     auto model = load_judge(model_dir, judge, principle);
-    core::ProgressLine line("eval rm-bench");
-    const auto start = std::chrono::steady_clock::now();
-    const auto judged = eval::judge_groups(*model, groups, std::vector<std::string>(groups.size(), principle),
-                                           [&](int64_t done, int64_t total, const rollout::GenerationProgress& p) {
-                                             const double seconds =
-                                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                                             line.update(p.sequences_done, p.sequences_total, p.tokens_generated, "tok",
-                                                         seconds, p.eta_seconds, std::to_string(done) + "/" +
-                                                                                     std::to_string(total) + " groups");
-                                           });
-    line.finish();
+    const auto judged = judge_with_progress(*model, groups, std::vector<std::string>(groups.size(), principle), "eval rm-bench");
     for (size_t g = 0; g < groups.size(); ++g) {
       std::array<double, 6> value;
       value.fill(kNaN);

@@ -152,16 +152,7 @@ int cmd_eval_xstest(const std::vector<std::string>& args) {
       }
     }
     auto model = load_judge(judge_dir, judge, principle);
-    core::ProgressLine line("eval xstest: judge");
-    const auto start = std::chrono::steady_clock::now();
-    const auto judged = eval::judge_groups(*model, groups, std::vector<std::string>(groups.size(), principle),
-                                           [&](int64_t, int64_t, const rollout::GenerationProgress& p) {
-                                             const double seconds =
-                                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                                             line.update(p.sequences_done, p.sequences_total, p.tokens_generated, "tok",
-                                                         seconds, p.eta_seconds);
-                                           });
-    line.finish();
+    const auto judged = judge_with_progress(*model, groups, std::vector<std::string>(groups.size(), principle), "eval xstest: judge");
     size_t g = 0;
     for (size_t s = 0; s < sources.size(); ++s)
       for (size_t i = 0; i < sources[s].ids.size(); ++i, ++g) {
