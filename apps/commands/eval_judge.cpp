@@ -44,7 +44,6 @@ int cmd_eval_judge(const std::vector<std::string>& args) {
 
   const std::vector<data::ListwiseCase> cases = data::read_listwise_jsonl(data_path);
   std::vector<eval::CaseJudgment> judgments;
-  const auto start = std::chrono::steady_clock::now();
   if (!judgments_path.empty()) {
     const reward::JudgeSettings settings = judge.settings;
     judgments = eval::read_case_judgments(judgments_path, cases, [&](const data::ListwiseCase& item, size_t index) {
