@@ -28,6 +28,14 @@ struct SequenceBatch {
 SequenceBatch make_sequence_batch(const std::vector<const std::vector<int64_t>*>& prompts,
                                   const std::vector<const std::vector<int64_t>*>& responses, c10::Device device);
 
+// Whole sequences with the tokens to learn marked: targets[i][t] true means token t of
+// sequences[i] is predicted (by the hidden state at t - 1; t = 0 is never a target). The
+// predicted tokens of a row, in order, form its R columns. For SFT, where the assistant's turns
+// of a chat are the targets. Throws std::invalid_argument for mismatched lengths, an empty
+// sequence or a target at position 0.
+SequenceBatch make_masked_batch(const std::vector<const std::vector<int64_t>*>& sequences,
+                                const std::vector<const std::vector<uint8_t>*>& targets, c10::Device device);
+
 // Per-response-token log p (and entropy when asked) under `model`: [B, R]. Gradients flow into
 // the model's parameters when grad mode is on.
 TokenLogprobs sequence_logprobs(lm::TransformerImpl& model, const SequenceBatch& batch, const LogprobOptions& options);

@@ -143,6 +143,19 @@ DataSection read_data(const core::TomlSection& section) {
   return data;
 }
 
+TaskSection read_task(const core::TomlSection& section) {
+  TaskSection task;
+  task.kind = section.get_string("kind", task.kind);
+  if (task.kind != "policy" && task.kind != "judge") section.fail("kind", "must be \"policy\" or \"judge\", not \"" + task.kind + "\"");
+  task.system_prompt_file = section.get_string("system_prompt_file", task.system_prompt_file);
+  task.mask = section.get_bool("mask", task.mask);
+  if (task.kind == "policy" && (section.has("system_prompt_file") || section.has("mask"))) {
+    section.fail(section.has("mask") ? "mask" : "system_prompt_file", "only goes with kind = \"judge\"");
+  }
+  section.finish();
+  return task;
+}
+
 RolloutSection read_rollout(const core::TomlSection& section) {
   RolloutSection r;
   r.prompts_per_step = section.get_int("prompts_per_step", r.prompts_per_step);
@@ -209,8 +222,7 @@ AlgorithmSection read_algorithm(const core::TomlSection& section, const RolloutS
   return a;
 }
 
-OptimSection read_optim(const core::TomlSection& section) {
-  OptimSection o;
+OptimSection read_optim(const core::TomlSection& section, OptimSection o = {}) {
   o.lr = section.get_double("lr", o.lr);
   non_negative(section, "lr", o.lr);
   o.weight_decay = section.get_double("weight_decay", o.weight_decay);
@@ -248,8 +260,9 @@ CheckpointSection read_checkpoint(const core::TomlSection& section) {
   return c;
 }
 
-LoggingSection read_logging(const core::TomlSection& section) {
+LoggingSection read_logging(const core::TomlSection& section, bool samples = true) {
   LoggingSection l;
+  if (!samples && section.has("samples_every")) section.fail("samples_every", "is not used here (SFT logs no samples)");
   l.samples_every = section.get_int("samples_every", l.samples_every);
   non_negative(section, "samples_every", static_cast<double>(l.samples_every));
   l.tensorboard = section.get_bool("tensorboard", l.tensorboard);
@@ -280,14 +293,73 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   config.resolved = document.to_toml();
   const core::TomlSection root = document.root();
   config.run = read_run(root.section("run"));
+  config.task = read_task(root.section("task"));
   config.policy = read_policy(root.section("policy"));
   config.data = read_data(root.section("data"));
   config.rollout = read_rollout(root.section("rollout"));
-  config.reward = read_reward(root.section("reward"));
+  const bool judge_task = config.task.kind == "judge";
+  if (judge_task && !root.has("reward")) {
+    config.reward.type = "judge_grade";  // the judge-training reward with its defaults
+    config.reward.where = path + ": [task]";
+  } else {
+    config.reward = read_reward(root.section("reward"));
+  }
+  if (judge_task != (config.reward.type == "judge_grade")) {
+    throw std::runtime_error(config.reward.where + ": [reward] type = \"" + config.reward.type + "\" " +
+                             (judge_task ? "cannot train a judge: [task] kind = \"judge\" is rewarded by type = \"judge_grade\""
+                                         : "grades judgments against gold scores; it needs [task] kind = \"judge\""));
+  }
   config.algorithm = read_algorithm(root.section("algorithm"), config.rollout);
   config.optim = read_optim(root.section("optim"));
   config.checkpoint = read_checkpoint(root.section("checkpoint"));
   config.logging = read_logging(root.section("logging"));
+  config.distributed = read_distributed(root.section("distributed"));
+  root.finish();
+  return config;
+}
+
+namespace {
+
+SftDataSection read_sft_data(const core::TomlSection& section) {
+  SftDataSection data;
+  data.train = section.required_string("train");
+  data.field = section.get_string("field", data.field);
+  data.shuffle = section.get_bool("shuffle", data.shuffle);
+  data.max_length = section.get_int("max_length", data.max_length);
+  positive(section, "max_length", static_cast<double>(data.max_length));
+  data.enable_thinking = section.get_bool("enable_thinking", data.enable_thinking);
+  section.finish();
+  return data;
+}
+
+SftSection read_sft(const core::TomlSection& section) {
+  SftSection sft;
+  sft.batch_size = section.get_int("batch_size", sft.batch_size);
+  positive(section, "batch_size", static_cast<double>(sft.batch_size));
+  sft.micro_batch_size = section.get_int("micro_batch_size", sft.micro_batch_size);
+  positive(section, "micro_batch_size", static_cast<double>(sft.micro_batch_size));
+  section.finish();
+  return sft;
+}
+
+}  // namespace
+
+SftConfig load_sft_config(const std::string& path, const std::vector<std::string>& overrides) {
+  core::TomlDocument document = core::TomlDocument::from_file(path);
+  for (const auto& assignment : overrides) document.set(assignment);
+  SftConfig config;
+  config.source = path;
+  config.resolved = document.to_toml();
+  const core::TomlSection root = document.root();
+  config.run = read_run(root.section("run"));
+  config.policy = read_policy(root.section("policy"));
+  config.data = read_sft_data(root.section("data"));
+  config.sft = read_sft(root.section("sft"));
+  OptimSection optim;
+  optim.lr = kSftDefaultLr;
+  config.optim = read_optim(root.section("optim"), optim);
+  config.checkpoint = read_checkpoint(root.section("checkpoint"));
+  config.logging = read_logging(root.section("logging"), /*samples=*/false);
   config.distributed = read_distributed(root.section("distributed"));
   root.finish();
   return config;

@@ -48,6 +48,17 @@ struct DataSection {
   int64_t max_prompt_tokens = 1024;  // longer prompts are an error at load time (never cut)
 };
 
+// What the trained model learns to do. "policy": answer the prompts of data.prompts (a reward
+// scores the answers). "judge": judge the listwise cases of data.prompts (data/listwise.h); the
+// model is shown each case as a RewardAnything prompt, masked per case, and each sampled
+// judgment is rewarded against the gold scores by the judge-training reward ([reward] type
+// "judge_grade", the default for this task). docs/judge-training.md.
+struct TaskSection {
+  std::string kind = "policy";     // policy | judge
+  std::string system_prompt_file;  // judge: the judge's system prompt; "" = precept's own
+  bool mask = true;                // judge: shuffle and rename the responses per case (upstream's default)
+};
+
 struct RolloutSection {
   int64_t prompts_per_step = 8;    // global batch of prompts (split across ranks)
   int64_t group_size = 4;          // G responses per prompt
@@ -116,6 +127,7 @@ struct LoggingSection {
 
 struct RunConfig {
   RunSection run;
+  TaskSection task;
   PolicySection policy;
   DataSection data;
   RolloutSection rollout;
@@ -132,5 +144,39 @@ struct RunConfig {
 // Reads a recipe, applies `--set` overrides in order, checks every key. Relative paths in the
 // file (models, prompts, principles) are taken relative to the current directory.
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// ---- `precept sft RECIPE.toml`: supervised fine-tuning on chats (docs/sft.md) ----------------
+
+struct SftDataSection {
+  std::string train;                 // chat JSONL: one {"messages": [...]} per line (required)
+  std::string field = "messages";    // the field holding each chat
+  bool shuffle = true;               // a new seeded order every epoch (else file order)
+  int64_t max_length = 2048;         // a longer rendered chat is an error at load time (never cut)
+  bool enable_thinking = false;      // Qwen3's switch, passed to the chat template
+};
+
+struct SftSection {
+  int64_t batch_size = 8;            // chats per optimizer step, over all ranks (a multiple of the world size)
+  int64_t micro_batch_size = 4;      // chats per forward/backward (gradient accumulation)
+};
+
+// The sections of a run that SFT shares with `precept train` ([run], [policy], [optim],
+// [checkpoint], [logging], [distributed]) read by the same readers, plus [data] and [sft].
+// optim.lr defaults to 2e-5 here (TRL SFTConfig's learning_rate), not RL's 1e-6.
+struct SftConfig {
+  RunSection run;
+  PolicySection policy;
+  SftDataSection data;
+  SftSection sft;
+  OptimSection optim;
+  CheckpointSection checkpoint;
+  LoggingSection logging;
+  DistributedSection distributed;
+  std::string source;
+  std::string resolved;
+};
+inline constexpr double kSftDefaultLr = 2e-5;
+
+SftConfig load_sft_config(const std::string& path, const std::vector<std::string>& overrides = {});
 
 }  // namespace precept::trainer

@@ -1,6 +1,8 @@
 #include "trainer/grpo_trainer.h"
 
+#include "trainer/judge_task.h"
 #include "trainer/reward_factory.h"
+#include "trainer/run_parts.h"
 #include "trainer/step_metrics.h"
 
 #include <ATen/ATen.h>
@@ -20,27 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-c10::Device run_device(const std::string& name, int local_rank) {
-  if (name == "cuda") return c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(local_rank));
-  return c10::Device(name);
-}
-
-lm::Pretrained open_policy(const RunConfig& config, c10::Device device, Communicator& communicator) {
-  lm::OpenOptions options;
-  options.load.dtype =
-      config.policy.dtype.empty() ? c10::kFloat : lm::dtype_from_name(config.policy.dtype, config.source + ": policy.dtype");
-  options.load.device = device;
-  lm::Pretrained policy = lm::open_pretrained(config.policy.model, options);
-  if (config.data.chat) policy.require_chat_template("data.chat = true (the policy's prompts)");
-  policy.model->train();
-  policy.model->set_recompute(config.policy.recompute);
-  // Every rank starts from rank 0's weights.
-  std::vector<at::Tensor> parameters;
-  for (auto& p : policy.model->parameters()) parameters.push_back(p.data());
-  communicator.broadcast(parameters, 0);
-  return policy;
-}
-
 lm::Transformer frozen_reference(const RunConfig& config, const lm::Pretrained& policy) {
   lm::LoadOptions load;
   load.dtype = policy.model->output_weight().scalar_type();
@@ -50,15 +31,9 @@ lm::Transformer frozen_reference(const RunConfig& config, const lm::Pretrained& 
   return reference;
 }
 
-LrSchedule schedule_of(const RunConfig& config) {
-  LrSchedule schedule;
-  schedule.kind = parse_lr_schedule(config.optim.schedule);
-  schedule.base_lr = config.optim.lr;
-  schedule.warmup_steps = config.optim.warmup_steps;
-  schedule.total_steps = config.run.steps * config.algorithm.epochs * config.algorithm.mini_batches;
-  schedule.min_lr_ratio = config.optim.min_lr_ratio;
-  validate(schedule);
-  return schedule;
+std::string chat_needed(const RunConfig& config) {
+  if (config.task.kind == "judge") return "[task] kind = \"judge\" (the judge's prompts are chats)";
+  return config.data.chat ? "data.chat = true (the policy's prompts)" : "";
 }
 
 }  // namespace
@@ -68,10 +43,15 @@ GrpoTrainer::GrpoTrainer(RunConfig config, std::shared_ptr<Communicator> communi
       communicator_(std::move(communicator)),
       device_(run_device(config_.run.device, communicator_->local_rank())) {
   if (config_.run.threads > 0) at::set_num_threads(static_cast<int>(config_.run.threads));
-  policy_ = open_policy(config_, device_, *communicator_);
+  policy_ = open_trained_model(config_.policy, config_.source, device_, *communicator_, chat_needed(config_));
   if (config_.algorithm.kl_mode != KlMode::none) reference_ = frozen_reference(config_, policy_);
   const text::ChatTemplate* chat = policy_.chat_template ? &*policy_.chat_template : nullptr;
-  data_ = std::make_unique<PromptDataset>(config_.data, *policy_.tokenizer, chat);
+  if (config_.task.kind == "judge") {
+    data_ = std::make_unique<PromptDataset>(judge_task_examples(config_, *policy_.tokenizer, *chat),
+                                            config_.data.max_prompt_tokens);
+  } else {
+    data_ = std::make_unique<PromptDataset>(config_.data, *policy_.tokenizer, chat);
+  }
   sampler_ = std::make_unique<PromptSampler>(data_->size(), config_.run.seed, config_.data.shuffle);
   if (config_.rollout.prompts_per_step % communicator_->world_size() != 0) {
     throw std::runtime_error(config_.source + ": rollout.prompts_per_step = " + std::to_string(config_.rollout.prompts_per_step) +
@@ -88,7 +68,7 @@ GrpoTrainer::GrpoTrainer(RunConfig config, std::shared_ptr<Communicator> communi
                           .weight_decay = config_.optim.weight_decay};
   optimizer_ = std::make_unique<DataParallelOptimizer>(*policy_.model, communicator_, adam, config_.distributed.zero1,
                                                        config_.distributed.bucket_mb);
-  schedule_ = schedule_of(config_);
+  schedule_ = lr_schedule_of(config_.optim, config_.run.steps * config_.algorithm.epochs * config_.algorithm.mini_batches);
   if (communicator_->is_main()) {
     checkpoints_ = std::make_unique<CheckpointManager>(config_.run.output_dir, config_.checkpoint.keep_last);
   }
@@ -99,8 +79,6 @@ GrpoTrainer::~GrpoTrainer() = default;
 std::string GrpoTrainer::checkpoint_dir() const { return (fs::path(config_.run.output_dir) / "checkpoints").string(); }
 
 nlohmann::json GrpoTrainer::trainer_state() const {
-  at::Tensor rng = at::detail::getDefaultCPUGenerator().get_state();
-  std::vector<int64_t> rng_bytes(rng.data_ptr<uint8_t>(), rng.data_ptr<uint8_t>() + rng.numel());
   return {{"step", step_},
           {"optimizer_steps", optimizer_steps_},
           {"data", sampler_->position().to_json()},
@@ -109,7 +87,7 @@ nlohmann::json GrpoTrainer::trainer_state() const {
           {"zero1", config_.distributed.zero1},
           {"policy", config_.policy.model},
           {"config", config_.source},
-          {"cpu_generator_state", rng_bytes},
+          {"cpu_generator_state", cpu_generator_state()},
           {"note", "rollout, judge and mini-batch randomness are counter-based streams of (seed, step, prompt position)"}};
 }
 
@@ -127,6 +105,11 @@ std::string GrpoTrainer::save_checkpoint() {
 void GrpoTrainer::resume(const std::string& path) {
   CheckpointContents checkpoint = load_checkpoint(path);
   const auto& state = checkpoint.state;
+  if (state.value("loop", std::string("grpo")) != "grpo") {
+    throw std::runtime_error(checkpoint.dir.string() + " was written by `precept " + state["loop"].get<std::string>() +
+                             "`; start a `precept train` run from its model folder instead (policy.model = \"" +
+                             checkpoint.model_dir().string() + "\")");
+  }
   // Checkpoints hold the full per-parameter optimizer state (ZeRO-1 gathers its shards before
   // saving), and the data order and random streams are global, so any world size may resume.
   const int64_t world = state.value("world_size", int64_t(1));
@@ -139,12 +122,7 @@ void GrpoTrainer::resume(const std::string& path) {
   sampler_->restore(DataPosition::from_json(state.at("data")));
   step_ = state.at("step").get<int64_t>();
   optimizer_steps_ = state.value("optimizer_steps", step_);
-  if (state.contains("cpu_generator_state")) {
-    auto bytes = state["cpu_generator_state"].get<std::vector<int64_t>>();
-    at::Tensor rng = at::tensor(bytes, at::kLong).to(at::kByte);
-    at::Generator generator = at::detail::getDefaultCPUGenerator();
-    generator.set_state(rng);
-  }
+  restore_cpu_generator(state);
   if (step_ >= config_.run.steps) {
     throw std::runtime_error(checkpoint.dir.string() + " is at step " + std::to_string(step_) + ", and run.steps is " +
                              std::to_string(config_.run.steps) + ": nothing left to train (raise run.steps)");
@@ -209,15 +187,8 @@ void GrpoTrainer::log_step(const Trajectory& trajectory, const Metrics& metrics)
 
 void GrpoTrainer::train(const std::function<void(const StepSummary&)>& on_step) {
   if (communicator_->is_main()) {
-    fs::create_directories(config_.run.output_dir);
-    std::ofstream(fs::path(config_.run.output_dir) / "config.toml")
-        << "# Resolved from " << config_.source << " (overrides applied)\n" << config_.resolved << "\n";
-    MetricsOptions options;
-    options.tensorboard = config_.logging.tensorboard;
-    options.samples_every = config_.logging.samples_every;
-    options.overwrite = config_.run.overwrite;
-    if (step_ > 0) options.resume_step = step_;
-    metrics_ = std::make_unique<MetricsLogger>(config_.run.output_dir, options);
+    metrics_ = start_run_logs(config_.run, config_.logging, config_.source, config_.resolved, step_,
+                              config_.logging.samples_every);
   }
   communicator_->barrier();
   const int64_t first = step_;

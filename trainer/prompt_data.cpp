@@ -47,17 +47,26 @@ PromptDataset::PromptDataset(const DataSection& data, const text::Tokenizer& tok
   for (auto& prompt : data::read_prompts_jsonl(data.prompts, data.field)) {
     PromptExample example;
     example.ids = data::encode_prompt(prompt, tokenizer, chat, format);
-    if (example.ids.empty()) throw std::runtime_error(prompt.where + ": the prompt encodes to no tokens");
-    if (static_cast<int64_t>(example.ids.size()) > data.max_prompt_tokens) {
-      throw std::runtime_error(prompt.where + ": the prompt is " + std::to_string(example.ids.size()) +
-                               " tokens once rendered, more than data.max_prompt_tokens = " +
-                               std::to_string(data.max_prompt_tokens) + " (prompts are never cut)");
-    }
-    longest_ = std::max<int64_t>(longest_, static_cast<int64_t>(example.ids.size()));
     example.judge_text = judge_prompt_text(prompt);
     example.prompt = std::move(prompt);
-    examples_.push_back(std::move(example));
+    add(std::move(example), data.max_prompt_tokens);
   }
+}
+
+PromptDataset::PromptDataset(std::vector<PromptExample> examples, int64_t max_prompt_tokens) {
+  for (auto& example : examples) add(std::move(example), max_prompt_tokens);
+}
+
+void PromptDataset::add(PromptExample example, int64_t max_prompt_tokens) {
+  const std::string& where = example.prompt.where;
+  if (example.ids.empty()) throw std::runtime_error(where + ": the prompt encodes to no tokens");
+  if (static_cast<int64_t>(example.ids.size()) > max_prompt_tokens) {
+    throw std::runtime_error(where + ": the prompt is " + std::to_string(example.ids.size()) +
+                             " tokens once rendered, more than data.max_prompt_tokens = " +
+                             std::to_string(max_prompt_tokens) + " (prompts are never cut)");
+  }
+  longest_ = std::max<int64_t>(longest_, static_cast<int64_t>(example.ids.size()));
+  examples_.push_back(std::move(example));
 }
 
 DataPosition DataPosition::from_json(const nlohmann::json& value) {

@@ -27,11 +27,14 @@ class PromptDataset {
   // Throws naming file:line for a record that has no prompt, and for a prompt longer than
   // data.max_prompt_tokens once rendered (never cut).
   PromptDataset(const DataSection& data, const text::Tokenizer& tokenizer, const text::ChatTemplate* chat);
+  // Examples another task built (trainer/judge_task.h), each checked the same way.
+  PromptDataset(std::vector<PromptExample> examples, int64_t max_prompt_tokens);
   size_t size() const { return examples_.size(); }
   const PromptExample& operator[](size_t index) const { return examples_.at(index); }
   int64_t longest_prompt() const { return longest_; }
 
  private:
+  void add(PromptExample example, int64_t max_prompt_tokens);
   std::vector<PromptExample> examples_;
   int64_t longest_ = 0;
 };

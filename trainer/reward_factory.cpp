@@ -4,6 +4,7 @@
 #include "core/random_streams.h"
 #include "reward/composite.h"
 #include "reward/judge_options.h"
+#include "reward/judge_reward.h"
 #include "reward/principle.h"
 #include "reward/rewardanything.h"
 #include "reward/rule_rewards.h"
@@ -101,6 +102,26 @@ std::unique_ptr<reward::Reward> make_scalar_rm(const RewardSpec& spec, const Rew
   return with_where(spec, [&] { return std::make_unique<reward::ScalarRewardModel>(config); });
 }
 
+// The judge-training reward (docs/judge-reward.md): its weights, each defaulting to the paper's
+// or to precept's documented choice.
+std::unique_ptr<reward::Reward> make_judge_grade(const RewardSpec& spec) {
+  Options options(spec);
+  reward::JudgeRewardConfig config;
+  config.format_weight = options.number("format_weight", config.format_weight);
+  config.accuracy_weight = options.number("accuracy_weight", config.accuracy_weight);
+  config.think_terms = options.boolean("think_terms", config.think_terms);
+  config.pair_penalty = options.number("pair_penalty", config.pair_penalty);
+  config.distribution = options.number("distribution", config.distribution);
+  config.partial_credit = options.number("partial_credit", config.partial_credit);
+  config.ranking_agreement = options.number("ranking_agreement", config.ranking_agreement);
+  config.top_k = options.integer("top_k", config.top_k);
+  options.finish();
+  return with_where(spec, [&] {
+    config.validate();
+    return std::make_unique<reward::JudgeTrainingReward>(config);
+  });
+}
+
 }  // namespace
 
 std::unique_ptr<reward::Reward> make_reward(const RewardSpec& spec, const RewardContext& context) {
@@ -109,6 +130,7 @@ std::unique_ptr<reward::Reward> make_reward(const RewardSpec& spec, const Reward
   if (spec.type == "regex") return make_regex(spec);
   if (spec.type == "match") return make_match(spec);
   if (spec.type == "scalar_rm") return make_scalar_rm(spec, context);
+  if (spec.type == "judge_grade") return make_judge_grade(spec);
   if (spec.type == "composite") {
     std::vector<reward::WeightedReward> components;
     for (const auto& component : spec.components) {
@@ -120,7 +142,7 @@ std::unique_ptr<reward::Reward> make_reward(const RewardSpec& spec, const Reward
     return std::make_unique<reward::CompositeReward>(std::move(components));
   }
   throw std::runtime_error(spec.where + ": reward type \"" + spec.type +
-                           "\" is not one of: rewardanything, length, regex, match, scalar_rm, composite");
+                           "\" is not one of: rewardanything, length, regex, match, scalar_rm, judge_grade, composite");
 }
 
 }  // namespace precept::trainer

@@ -17,6 +17,7 @@ struct RankSums {
   double judge_failures = 0, judge_retries = 0, zero_variance_groups = 0, resampled_groups = 0;
   double generated_tokens = 0, truncated = 0, valid = 0, update_tokens = 0, loss_sum = 0;
   std::map<std::string, double> policy_stats;
+  std::map<std::string, double> reward_stats;  // GroupScores::metric_sums, plus "responses" that reported them
 };
 
 RankSums sum_over_ranks(Communicator& communicator, const RankSums& local) {
@@ -24,7 +25,9 @@ RankSums sum_over_ranks(Communicator& communicator, const RankSums& local) {
                                 local.resampled_groups, local.generated_tokens, local.truncated,
                                 local.valid,            local.update_tokens,   local.loss_sum};
   const size_t scalars = packed.size();
+  // Every rank runs the same reward, which reports the same keys for every group.
   for (const auto& [name, value] : local.policy_stats) packed.push_back(value);
+  for (const auto& [name, value] : local.reward_stats) packed.push_back(value);
   const std::vector<double> sums = all_reduce_scalars(communicator, packed);
   RankSums out;
   double* fields[] = {&out.judge_failures,   &out.judge_retries, &out.zero_variance_groups,
@@ -33,6 +36,7 @@ RankSums sum_over_ranks(Communicator& communicator, const RankSums& local) {
   for (size_t i = 0; i < scalars; ++i) *fields[i] = sums[i];
   size_t i = scalars;
   for (const auto& [name, value] : local.policy_stats) out.policy_stats[name] = sums[i++];
+  for (const auto& [name, value] : local.reward_stats) out.reward_stats[name] = sums[i++];
   return out;
 }
 
@@ -44,6 +48,18 @@ std::vector<double> gather(Communicator& communicator, const std::vector<double>
 }
 
 }  // namespace
+
+std::map<std::string, double> reward_term_means(const std::map<std::string, double>& sums) {
+  std::map<std::string, double> out;
+  const auto responses = sums.find("responses");
+  for (const auto& [name, value] : sums) {
+    if (name == "responses" || (name.size() > 6 && name.compare(name.size() - 6, 6, "_count") == 0)) continue;
+    const auto count = sums.find(name + "_count");
+    const double denominator = count != sums.end() ? count->second : responses != sums.end() ? responses->second : 0.0;
+    out[name] = denominator > 0 ? value / denominator : std::nan("");
+  }
+  return out;
+}
 
 Summary summarize(const std::vector<double>& values) {
   Summary out;
@@ -86,6 +102,9 @@ StepMetrics reduce_step_metrics(const StepContext& context, const Trajectory& tr
   for (const auto& scores : trajectory.scores) {
     local.judge_failures += static_cast<double>(scores.failures);
     local.judge_retries += static_cast<double>(scores.retries);
+    if (scores.metric_sums.empty()) continue;
+    for (const auto& [name, value] : scores.metric_sums) local.reward_stats[name] += value;
+    local.reward_stats["responses"] += static_cast<double>(scores.rewards.size());
   }
   local.zero_variance_groups = static_cast<double>(trajectory.zero_variance_first);
   local.resampled_groups = static_cast<double>(trajectory.resampled);
@@ -111,6 +130,7 @@ StepMetrics reduce_step_metrics(const StepContext& context, const Trajectory& tr
   out.resampled_groups = sums.resampled_groups;
   const double update_tokens = std::max(1.0, sums.update_tokens);
   for (const auto& [name, value] : sums.policy_stats) out.policy[name] = value / update_tokens;
+  out.reward_terms = reward_term_means(sums.reward_stats);
   out.loss_total = sums.loss_sum / static_cast<double>(algorithm.epochs * algorithm.mini_batches);
   out.report_shaped = algorithm.overlong || algorithm.kl_mode == KlMode::reward;
   out.kl_in_reward = algorithm.kl_mode == KlMode::reward;
@@ -133,6 +153,7 @@ Metrics StepMetrics::to_metrics() const {
   m["reward/min"] = reward.min;
   m["reward/max"] = reward.max;
   m["reward/valid_fraction"] = valid_fraction;
+  for (const auto& [name, value] : reward_terms) m["reward/" + name] = value;
   if (report_shaped) m["reward/shaped_mean"] = shaped_reward.mean;
   m["advantage/mean"] = advantage.mean;
   m["advantage/std"] = advantage.std;

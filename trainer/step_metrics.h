@@ -19,6 +19,12 @@ struct Summary {
 };
 Summary summarize(const std::vector<double>& values);
 
+// The means of a reward's metric_sums summed over groups and ranks, with "responses" the number
+// of responses that reported them: each key K is sum / responses, or sum / K_count when a
+// "K_count" key is there (a metric defined for only some responses); the counts themselves and
+// "responses" are not reported. NaN where the denominator is 0.
+std::map<std::string, double> reward_term_means(const std::map<std::string, double>& sums);
+
 struct StepMetrics {
   Summary reward;           // the reward function's values
   Summary shaped_reward;    // after overlong shaping and KL in the reward
@@ -28,6 +34,7 @@ struct StepMetrics {
   double judge_failures = 0, judge_retries = 0;
   double zero_variance_groups = 0, zero_variance_fraction = 0, resampled_groups = 0;
   std::map<std::string, double> policy;  // loss statistics, token-weighted over the update
+  std::map<std::string, double> reward_terms;  // the reward's own per-response metrics (reward/reward.h metric_sums)
   double loss_total = 0;                 // mean loss per optimizer step
   bool report_shaped = false;            // shaping was on: report shaped_reward's mean
   bool kl_in_reward = false;

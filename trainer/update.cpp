@@ -107,6 +107,15 @@ double accumulate_micro_batch(const StepContext& context, const std::vector<int6
 
 }  // namespace
 
+DataParallelStep optimizer_step(Optimization& optimization, int64_t step, double nonfinite_losses) {
+  // Gradients (and the loss check) summed over ranks; every rank then sees the same norm.
+  const DataParallelStep update = optimization.optimizer.step(
+      learning_rate(optimization.schedule, optimization.optimizer_steps), optimization.max_grad_norm, nonfinite_losses);
+  if (!update.finite) stop_diverged(step, update);
+  ++optimization.optimizer_steps;
+  return update;
+}
+
 UpdateTotals run_update(const StepContext& context, const Trajectory& trajectory, Optimization& optimization,
                         const MicroBatchLoss& loss_of, const TrainerHooks& hooks) {
   const AlgorithmSection& algorithm = context.config.algorithm;
@@ -126,12 +135,7 @@ UpdateTotals run_update(const StepContext& context, const Trajectory& trajectory
         const std::vector<int64_t> micro(members.begin() + first, members.begin() + last);
         nonfinite_losses += accumulate_micro_batch(context, micro, normalizer, loss_of, hooks, totals);
       }
-      // Gradients (and the loss check) summed over ranks; every rank then sees the same norm.
-      const DataParallelStep update = optimization.optimizer.step(
-          learning_rate(optimization.schedule, optimization.optimizer_steps), optimization.max_grad_norm, nonfinite_losses);
-      if (!update.finite) stop_diverged(context.step, update);
-      totals.last_grad_norm = update.grad_norm;
-      ++optimization.optimizer_steps;
+      totals.last_grad_norm = optimizer_step(optimization, context.step, nonfinite_losses).grad_norm;
     }
   }
   totals.seconds = seconds_since(start);

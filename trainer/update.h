@@ -34,6 +34,11 @@ struct Optimization {
   double max_grad_norm = 1.0;
 };
 
+// One optimizer step once every rank has back-propagated its micro-batches: gradients summed
+// over ranks, checked, clipped and applied at the schedule's rate; throws TrainingDiverged
+// (naming `step`, the ranks or the parameter) instead of stepping on a NaN or inf.
+DataParallelStep optimizer_step(Optimization& optimization, int64_t step, double nonfinite_losses);
+
 // What the update did on this rank, summed over its micro-batches.
 struct UpdateTotals {
   double loss_sum = 0;        // sum of the micro-batch losses

@@ -13,7 +13,8 @@ const std::vector<Command>& commands() {
       {"init-model", "write a model directory with seeded random weights from a preset (configs/models)", cmd_init_model},
       {"inspect", "print a model directory's (or a GGUF file's) config and tensors", cmd_inspect},
       {"judge", "score responses against a principle with a RewardAnything judge (or parse judge outputs)", cmd_judge},
-      {"train", "align a policy with GRPO from a recipe (TOML): rollouts, rewards, updates, checkpoints", cmd_train},
+      {"sft", "supervised fine-tuning on chats, loss on the assistant's tokens (e.g. a judge's warm start)", cmd_sft},
+      {"train", "train a policy (or, with [task] kind = \"judge\", a judge) with GRPO from a recipe (TOML)", cmd_train},
       {"tokenize", "show the ids, pieces and chat-rendered text a model would see", cmd_tokenize},
   };
   return table;

@@ -7,6 +7,7 @@
 #include "text/chat_template.h"
 #include "data/prompt.h"
 #include "text/tokenizer.h"
+#include "trainer/sft_data.h"
 
 #include <nlohmann/json.hpp>
 
@@ -22,12 +23,23 @@ struct TokenizeSettings {
   bool add_special = false;
   bool add_generation_prompt = true;
   bool enable_thinking = true;
+  bool sft = false;  // chats: mark the tokens `precept sft` learns (trainer/sft_data.h)
 };
 
 json tokenize_one(const lm::Pretrained& model, const json& input, const TokenizeSettings& settings,
                   const std::string& where) {
   const text::Tokenizer& tokenizer = *model.tokenizer;
   std::string text;
+  if (settings.sft) {
+    if (!input.is_array()) throw std::runtime_error(where + ": --sft needs a list of chat messages");
+    const auto messages = data::messages_from_json(input, where);
+    const text::ChatTemplate& chat = model.require_chat_template(where + " (--sft)");
+    const trainer::SftExample example = trainer::encode_chat(tokenizer, chat, messages, settings.enable_thinking, where);
+    json pieces = json::array();
+    for (int64_t id : example.ids) pieces.push_back(tokenizer.piece(id));
+    return {{"ids", example.ids}, {"targets", example.targets}, {"pieces", pieces},
+            {"text", chat.render(messages, false, settings.enable_thinking)}};
+  }
   if (input.is_string()) {
     text = input.get<std::string>();
   } else if (input.is_array()) {
@@ -52,7 +64,9 @@ int cmd_tokenize(const std::vector<std::string>& args) {
       ("jsonl", po::value(&jsonl_path), "batch mode: a JSONL file of {\"text\": ...} or {\"messages\": [...]}")
       ("add-special", po::bool_switch(&settings.add_special), "add BOS/EOS as the tokenizer's post-processor does")
       ("no-generation-prompt", po::bool_switch(), "chat: do not append the assistant turn header")
-      ("no-thinking", po::bool_switch(), "chat: enable_thinking=false (Qwen3)");
+      ("no-thinking", po::bool_switch(), "chat: enable_thinking=false (Qwen3)")
+      ("sft", po::bool_switch(&settings.sft),
+       "chat: the ids `precept sft` trains on, with \"targets\" (1 on the assistant's tokens it learns)");
   po::positional_options_description positional;
   positional.add("input", 1);
   po::variables_map values;

@@ -4,6 +4,7 @@
 // processes itself (trainer/dist/launch.h).
 #include "apps/commands/commands.h"
 #include "apps/commands/options.h"
+#include "apps/commands/ranks.h"
 #include "apps/commands/training_hooks.h"
 #include "core/progress.h"
 #include "trainer/config.h"
@@ -12,10 +13,7 @@
 #include "trainer/grpo_trainer.h"
 
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
-
-#include <unistd.h>
 
 namespace precept::apps {
 
@@ -63,19 +61,7 @@ int cmd_train(const std::vector<std::string>& args) {
   if (nproc > 0) return trainer::dist::launch_local(nproc, args);
 
   auto communicator = trainer::dist::communicator_from_environment(config.distributed, config.run.device);
-  try {
-    return train_with(std::move(config), communicator, resume);
-  } catch (const std::exception& error) {
-    // Tell the other ranks why this one stops, so that their errors name it.
-    trainer::dist::report_failure(*communicator, error.what());
-    if (communicator->world_size() > 1) {
-      // One write(2), so that the ranks' lines on a shared stderr never interleave.
-      const std::string line = "precept train: error on rank " + std::to_string(communicator->rank()) + ": " + error.what() + "\n";
-      [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, line.data(), line.size());
-      std::_Exit(1);  // do not wait in c10d's destructors for peers that may be gone
-    }
-    throw;
-  }
+  return run_rank("train", *communicator, [&] { return train_with(std::move(config), communicator, resume); });
 }
 
 int train_with(trainer::RunConfig config, std::shared_ptr<trainer::Communicator> communicator, const std::string& resume) {
@@ -110,11 +96,6 @@ int train_with(trainer::RunConfig config, std::shared_ptr<trainer::Communicator>
     std::cerr << "[precept train] done. Metrics: " << run.run.output_dir << "/metrics.jsonl (TensorBoard: tensorboard --logdir "
               << run.run.output_dir << "), samples: " << run.run.output_dir << "/samples.jsonl, checkpoints: "
               << trainer.checkpoint_dir() << "\n";
-  }
-  if (communicator->world_size() > 1) {
-    communicator->barrier();
-    std::cout.flush();
-    std::_Exit(0);  // every rank is done; skip c10d's teardown
   }
   return 0;
 }

@@ -33,10 +33,10 @@ int free_local_port() {
   return port;
 }
 
-int launch_local(int nproc, const std::vector<std::string>& train_args, int grace_seconds) {
+int launch_local(int nproc, const std::vector<std::string>& train_args, int grace_seconds, const std::string& command) {
   if (nproc < 1) throw std::invalid_argument("--nproc must be at least 1");
   // The same command without --nproc (and its value), run once per rank.
-  std::vector<std::string> args = {"train"};
+  std::vector<std::string> args = {command};
   for (size_t i = 0; i < train_args.size(); ++i) {
     if (train_args[i] == "--nproc") {
       ++i;
@@ -50,7 +50,7 @@ int launch_local(int nproc, const std::vector<std::string>& train_args, int grac
   if (length <= 0) throw std::runtime_error("cannot find this program's path (/proc/self/exe)");
   self[length] = '\0';
   const int port = free_local_port();
-  std::cerr << "[precept train] starting " << nproc << " local ranks (MASTER_ADDR=127.0.0.1 MASTER_PORT=" << port << ")\n";
+  std::cerr << "[precept " << command << "] starting " << nproc << " local ranks (MASTER_ADDR=127.0.0.1 MASTER_PORT=" << port << ")\n";
 
   std::vector<pid_t> children;
   for (int rank = 0; rank < nproc; ++rank) {
@@ -92,7 +92,7 @@ int launch_local(int nproc, const std::vector<std::string>& train_args, int grac
           failed_rank = static_cast<int>(r);
           first_failure = code;
           deadline = std::chrono::steady_clock::now() + std::chrono::seconds(grace_seconds);
-          std::cerr << "[precept train] rank " << r << " exited with code " << code << "; waiting up to " << grace_seconds
+          std::cerr << "[precept " << command << "] rank " << r << " exited with code " << code << "; waiting up to " << grace_seconds
                     << " s for the other ranks\n";
         }
       }
@@ -101,7 +101,7 @@ int launch_local(int nproc, const std::vector<std::string>& train_args, int grac
     if (failed_rank >= 0 && std::chrono::steady_clock::now() > deadline) {
       for (size_t r = 0; r < children.size(); ++r) {
         if (!done[r]) {
-          std::cerr << "[precept train] stopping rank " << r << "\n";
+          std::cerr << "[precept " << command << "] stopping rank " << r << "\n";
           ::kill(children[r], SIGKILL);
         }
       }

@@ -1,0 +1,196 @@
+// The SFT loop; see sft_trainer.h.
+#include "trainer/sft_trainer.h"
+
+#include "policy/sequences.h"
+#include "trainer/run_parts.h"
+#include "trainer/step_metrics.h"
+#include "trainer/update.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+namespace precept::trainer {
+namespace fs = std::filesystem;
+
+namespace {
+using Clock = std::chrono::steady_clock;
+}  // namespace
+
+SftLoss sft_nll(lm::TransformerImpl& model, const std::vector<SftExample>& examples, const std::vector<int64_t>& members,
+                c10::Device device, int64_t logprob_chunk) {
+  std::vector<const std::vector<int64_t>*> sequences;
+  std::vector<const std::vector<uint8_t>*> targets;
+  SftLoss out;
+  for (int64_t i : members) {
+    sequences.push_back(&examples[i].ids);
+    targets.push_back(&examples[i].targets);
+    out.tokens += examples[i].target_tokens;
+  }
+  const policy::SequenceBatch batch = policy::make_masked_batch(sequences, targets, device);
+  const policy::LogprobOptions options{.temperature = 1.0, .chunk_tokens = logprob_chunk, .with_entropy = false};
+  const policy::TokenLogprobs logprobs = policy::sequence_logprobs(model, batch, options);
+  out.nll_sum = -(logprobs.logprobs * batch.mask.to(logprobs.logprobs.scalar_type())).sum();
+  return out;
+}
+
+std::vector<std::vector<int64_t>> length_sorted_micro_batches(const std::vector<SftExample>& examples,
+                                                              std::vector<int64_t> members, int64_t size) {
+  std::stable_sort(members.begin(), members.end(),
+                   [&](int64_t a, int64_t b) { return examples[a].ids.size() > examples[b].ids.size(); });
+  std::vector<std::vector<int64_t>> out;
+  for (size_t first = 0; first < members.size(); first += static_cast<size_t>(size)) {
+    const size_t last = std::min(members.size(), first + static_cast<size_t>(size));
+    out.emplace_back(members.begin() + static_cast<long>(first), members.begin() + static_cast<long>(last));
+  }
+  return out;
+}
+
+SftTrainer::SftTrainer(SftConfig config, std::shared_ptr<Communicator> communicator)
+    : config_(std::move(config)),
+      communicator_(std::move(communicator)),
+      device_(run_device(config_.run.device, communicator_->local_rank())) {
+  if (config_.run.threads > 0) at::set_num_threads(static_cast<int>(config_.run.threads));
+  if (config_.sft.batch_size % communicator_->world_size() != 0) {
+    throw std::runtime_error(config_.source + ": sft.batch_size = " + std::to_string(config_.sft.batch_size) +
+                             " must be a multiple of the world size " + std::to_string(communicator_->world_size()));
+  }
+  model_ = open_trained_model(config_.policy, config_.source, device_, *communicator_, "precept sft (chats)");
+  data_ = read_sft_data(config_.data, *model_.tokenizer, *model_.chat_template);
+  sampler_ = std::make_unique<PromptSampler>(data_.size(), config_.run.seed, config_.data.shuffle);
+  const AdamWOptions adam{.beta1 = config_.optim.beta1,
+                          .beta2 = config_.optim.beta2,
+                          .eps = config_.optim.eps,
+                          .weight_decay = config_.optim.weight_decay};
+  optimizer_ = std::make_unique<DataParallelOptimizer>(*model_.model, communicator_, adam, config_.distributed.zero1,
+                                                       config_.distributed.bucket_mb);
+  schedule_ = lr_schedule_of(config_.optim, config_.run.steps);
+  if (communicator_->is_main()) {
+    checkpoints_ = std::make_unique<CheckpointManager>(config_.run.output_dir, config_.checkpoint.keep_last);
+  }
+}
+
+SftTrainer::~SftTrainer() = default;
+
+std::string SftTrainer::checkpoint_dir() const { return (fs::path(config_.run.output_dir) / "checkpoints").string(); }
+
+nlohmann::json SftTrainer::trainer_state() const {
+  return {{"step", step_},
+          {"optimizer_steps", optimizer_steps_},
+          {"data", sampler_->position().to_json()},
+          {"seed", config_.run.seed},
+          {"world_size", communicator_->world_size()},
+          {"zero1", config_.distributed.zero1},
+          {"policy", config_.policy.model},
+          {"config", config_.source},
+          {"loop", "sft"},
+          {"cpu_generator_state", cpu_generator_state()}};
+}
+
+std::string SftTrainer::save_checkpoint() {
+  std::string folder;
+  const auto optimizer_state = optimizer_->state();  // a collective under ZeRO-1
+  if (communicator_->is_main()) {
+    folder = checkpoints_->save(step_, *model_.model, config_.policy.model, optimizer_state, trainer_state()).string();
+    if (metrics_) metrics_->sync();
+  }
+  communicator_->barrier();
+  return folder;
+}
+
+void SftTrainer::resume(const std::string& path) {
+  CheckpointContents checkpoint = load_checkpoint(path);
+  const auto& state = checkpoint.state;
+  if (state.value("loop", std::string("grpo")) != "sft") {
+    throw std::runtime_error(checkpoint.dir.string() + " was written by `precept train`, not `precept sft`; start an SFT run "
+                             "from its model folder instead (policy.model = \"" + checkpoint.model_dir().string() + "\")");
+  }
+  lm::load_weights(*model_.model, checkpoint.model_dir());
+  optimizer_->load_state(checkpoint.optimizer);
+  sampler_->restore(DataPosition::from_json(state.at("data")));
+  step_ = state.at("step").get<int64_t>();
+  optimizer_steps_ = state.value("optimizer_steps", step_);
+  restore_cpu_generator(state);
+  if (step_ >= config_.run.steps) {
+    throw std::runtime_error(checkpoint.dir.string() + " is at step " + std::to_string(step_) + ", and run.steps is " +
+                             std::to_string(config_.run.steps) + ": nothing left to train (raise run.steps)");
+  }
+}
+
+Metrics SftTrainer::step() {
+  const auto start = Clock::now();
+  const int64_t N = config_.sft.batch_size, share = N / communicator_->world_size();
+  const std::vector<int64_t> chosen = sampler_->next(N);
+  const std::vector<int64_t> mine(chosen.begin() + communicator_->rank() * share,
+                                  chosen.begin() + (communicator_->rank() + 1) * share);
+  double local_tokens = 0;
+  for (int64_t i : mine) local_tokens += static_cast<double>(data_[i].target_tokens);
+  const double tokens = all_reduce_scalars(*communicator_, {local_tokens})[0];
+
+  optimizer_->zero_grad();
+  double loss_sum = 0, nonfinite = 0;
+  for (const auto& micro : length_sorted_micro_batches(data_, mine, config_.sft.micro_batch_size)) {
+    const SftLoss nll = sft_nll(*model_.model, data_, micro, device_, config_.policy.logprob_chunk);
+    const at::Tensor loss = nll.nll_sum / tokens;
+    const double value = loss.item<double>();
+    loss.backward();
+    loss_sum += value;
+    nonfinite += std::isfinite(value) ? 0.0 : 1.0;
+  }
+  Optimization optimization{*optimizer_, schedule_, optimizer_steps_, config_.optim.max_grad_norm};
+  const DataParallelStep update = optimizer_step(optimization, step_ + 1, nonfinite);
+  ++step_;
+
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  Metrics m;
+  m["loss/sft"] = all_reduce_scalars(*communicator_, {loss_sum})[0];
+  m["sft/target_tokens"] = tokens;
+  m["sft/chats"] = static_cast<double>(N);
+  m["optim/grad_norm"] = update.grad_norm;
+  m["optim/lr"] = learning_rate(schedule_, std::max<int64_t>(0, optimizer_steps_ - 1));
+  m["time/step"] = seconds;
+  m["throughput/target_tokens_per_s"] = tokens / std::max(1e-9, seconds);
+  m["memory/peak_rss_gib"] = peak_rss_gib();
+  if (metrics_) metrics_->log(step_, wall_clock_seconds(), m);
+  return m;
+}
+
+double SftTrainer::evaluate(const std::vector<SftExample>& examples) {
+  at::NoGradGuard no_grad;
+  double nll = 0, tokens = 0;
+  std::vector<int64_t> all(examples.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+  for (const auto& micro : length_sorted_micro_batches(examples, all, config_.sft.micro_batch_size)) {
+    const SftLoss loss = sft_nll(*model_.model, examples, micro, device_, config_.policy.logprob_chunk);
+    nll += loss.nll_sum.item<double>();
+    tokens += static_cast<double>(loss.tokens);
+  }
+  return tokens > 0 ? nll / tokens : std::nan("");
+}
+
+void SftTrainer::train(const std::function<void(const SftStepSummary&)>& on_step) {
+  if (communicator_->is_main()) {
+    metrics_ = start_run_logs(config_.run, config_.logging, config_.source, config_.resolved, step_, 0);
+  }
+  communicator_->barrier();
+  const int64_t first = step_;
+  const auto start = Clock::now();
+  while (step_ < config_.run.steps) {
+    SftStepSummary summary;
+    summary.metrics = step();
+    summary.step = step_;
+    summary.total_steps = config_.run.steps;
+    const double per_step = std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(step_ - first);
+    summary.eta_seconds = per_step * static_cast<double>(config_.run.steps - step_);
+    const bool periodic = config_.checkpoint.every > 0 && step_ % config_.checkpoint.every == 0;
+    const bool final = step_ == config_.run.steps && config_.checkpoint.save_final;
+    if (periodic || final) summary.checkpoint = save_checkpoint();
+    if (on_step) on_step(summary);
+  }
+}
+
+}  // namespace precept::trainer
