@@ -281,8 +281,13 @@ def main():
             errors.append(f"unknown --from: exit {result.returncode}, {result.stderr!r}")
     if errors:
         print(f"FAILED: {len(errors)} mismatches")
-        for error in errors[:20]:
-            print("  " + error)
+        by_label = collections.defaultdict(list)
+        for error in errors:
+            by_label[error.split(" ")[0]].append(error)
+        for label, some in by_label.items():  # a few of each kind
+            print(f"  {label}: {len(some)}")
+            for error in some[:3]:
+                print("    " + error[:300])
         return 1
     if total == 0 or sft == 0:
         print("FAILED: nothing was compared")
