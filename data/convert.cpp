@@ -87,27 +87,34 @@ std::string file_name(const std::string& where) {
   return std::filesystem::path(where).filename().string();  // "dir/x.jsonl:12" -> "x.jsonl:12"
 }
 
+// One converted case before it becomes JSON: responses[i] is named names[i] and scored scores[i].
+struct CaseFields {
+  std::string id, principle, prompt;
+  std::vector<std::string> names, texts;
+  std::vector<ordered_json> scores;
+  std::string domain, category;
+  std::string where;        // the source's "file:line"
+  std::string names_field;  // the source field the names come from, for the error
+};
+
 // The case's record; names must be unique (a JSON object would keep one silently).
-ordered_json listwise_record(const std::string& id, const std::string& principle, const std::string& prompt,
-                             const std::vector<std::string>& names, const std::vector<std::string>& texts,
-                             const std::vector<ordered_json>& scores, const std::string& domain,
-                             const std::string& category, const std::string& where, const std::string& names_field) {
+ordered_json listwise_record(const CaseFields& fields) {
   ordered_json responses = ordered_json::object();
   ordered_json gold = ordered_json::object();
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (responses.contains(names[i])) fail(where, names_field, "names '" + names[i] + "' twice");
-    responses[names[i]] = texts[i];
-    gold[names[i]] = scores[i];
+  for (size_t i = 0; i < fields.names.size(); ++i) {
+    if (responses.contains(fields.names[i])) fail(fields.where, fields.names_field, "names '" + fields.names[i] + "' twice");
+    responses[fields.names[i]] = fields.texts[i];
+    gold[fields.names[i]] = fields.scores[i];
   }
   ordered_json record = ordered_json::object();
-  record["id"] = id;
-  record["principle"] = principle;
-  record["prompt"] = prompt;
+  record["id"] = fields.id;
+  record["principle"] = fields.principle;
+  record["prompt"] = fields.prompt;
   record["responses"] = std::move(responses);
   record["ground_truth"] = {{"scores", std::move(gold)}};
-  record["domain"] = domain;
-  record["category"] = category;
-  record["source"] = file_name(where);
+  record["domain"] = fields.domain;
+  record["category"] = fields.category;
+  record["source"] = file_name(fields.where);
   return record;
 }
 
@@ -146,9 +153,16 @@ Conversion convert_prometheus(const std::filesystem::path& input) {
     }
     const std::string category = string_field(record, "category", where);
     const std::string domain = category == "coding" ? "code" : category == "math" ? "math" : "chat";
-    writer.add(listwise_record("prometheus:" + record_id(record, where), string_field(record, "principle", where),
-                               string_field(record, "prompt", where), names, texts, scores, domain, category, where,
-                               "response_sources"),
+    writer.add(listwise_record({.id = "prometheus:" + record_id(record, where),
+                                .principle = string_field(record, "principle", where),
+                                .prompt = string_field(record, "prompt", where),
+                                .names = names,
+                                .texts = texts,
+                                .scores = scores,
+                                .domain = domain,
+                                .category = category,
+                                .where = where,
+                                .names_field = "response_sources"}),
                where);
   });
   return out;
@@ -174,9 +188,16 @@ Conversion convert_alpacaeval_shape(const std::filesystem::path& input, const st
       kept_texts.push_back(texts[i]);
       scores.push_back(score_value(preference_to_score(p)));
     }
-    writer.add(listwise_record(id_prefix + record_id(record, where), alpacaeval_principle(),
-                               string_field(record, "instruction", where), names, kept_texts, scores, "chat",
-                               string_field(record, "dataset", where), where, "generators"),
+    writer.add(listwise_record({.id = id_prefix + record_id(record, where),
+                                .principle = alpacaeval_principle(),
+                                .prompt = string_field(record, "instruction", where),
+                                .names = names,
+                                .texts = kept_texts,
+                                .scores = scores,
+                                .domain = "chat",
+                                .category = string_field(record, "dataset", where),
+                                .where = where,
+                                .names_field = "generators"}),
                where);
   });
   return out;
@@ -226,9 +247,16 @@ Conversion convert_helpsteer(const std::filesystem::path& input) {
     for (size_t i = 0; i < group.texts.size(); ++i) names.push_back("response-" + std::to_string(i + 1));
     for (size_t a = 0; a < kHelpSteerAttributes.size(); ++a) {
       const std::string& attribute = kHelpSteerAttributes[a];
-      writer.add(listwise_record("helpsteer:" + std::to_string(group.first_line) + ":" + attribute,
-                                 helpsteer_principle(attribute), group.prompt, names, group.texts, group.scores[a],
-                                 "chat", attribute, group.where, "response"),
+      writer.add(listwise_record({.id = "helpsteer:" + std::to_string(group.first_line) + ":" + attribute,
+                                  .principle = helpsteer_principle(attribute),
+                                  .prompt = group.prompt,
+                                  .names = names,
+                                  .texts = group.texts,
+                                  .scores = group.scores[a],
+                                  .domain = "chat",
+                                  .category = attribute,
+                                  .where = group.where,
+                                  .names_field = "response"}),
                  group.where);
     }
   }
@@ -272,9 +300,16 @@ Conversion convert_rm_bench(const std::filesystem::path& input) {
       texts.push_back(item.rejected[s]);
       scores.push_back(1);
     }
-    ordered_json record =
-        listwise_record("rm-bench:" + item.key(), rm_bench_principle(item.domain), item.prompt, names, texts, scores,
-                        rm_bench_domain(item.domain), item.domain, item.where, "chosen");
+    ordered_json record = listwise_record({.id = "rm-bench:" + item.key(),
+                                           .principle = rm_bench_principle(item.domain),
+                                           .prompt = item.prompt,
+                                           .names = names,
+                                           .texts = texts,
+                                           .scores = scores,
+                                           .domain = rm_bench_domain(item.domain),
+                                           .category = item.domain,
+                                           .where = item.where,
+                                           .names_field = "chosen"});
     record["source"] = item.domain + "/" + item.id;
     writer.add(std::move(record), item.where);
   }
