@@ -13,8 +13,18 @@ namespace precept::data {
 
 namespace {
 
-const std::vector<std::string> kFormatNames = {"prometheus-listwise", "alpacaeval-listwise", "reward-bench-bon",
-                                               "helpsteer", "rm-bench"};
+struct NamedFormat {
+  const char* name;
+  SourceFormat format;
+};
+
+const NamedFormat kFormats[] = {
+    {"prometheus-listwise", SourceFormat::prometheus_listwise},
+    {"alpacaeval-listwise", SourceFormat::alpacaeval_listwise},
+    {"reward-bench-bon", SourceFormat::reward_bench_bon},
+    {"helpsteer", SourceFormat::helpsteer},
+    {"rm-bench", SourceFormat::rm_bench},
+};
 
 const std::vector<std::string> kHelpSteerAttributes = {"helpfulness", "correctness", "coherence", "complexity",
                                                        "verbosity"};
@@ -318,18 +328,30 @@ Conversion convert_rm_bench(const std::filesystem::path& input) {
 
 }  // namespace
 
-const std::vector<std::string>& source_format_names() { return kFormatNames; }
+const std::vector<std::string>& source_format_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& entry : kFormats) out.emplace_back(entry.name);
+    return out;
+  }();
+  return names;
+}
 
 SourceFormat parse_source_format(const std::string& name) {
-  for (size_t i = 0; i < kFormatNames.size(); ++i) {
-    if (kFormatNames[i] == name) return static_cast<SourceFormat>(i);
+  for (const auto& entry : kFormats) {
+    if (name == entry.name) return entry.format;
   }
   std::string known;
-  for (const auto& format : kFormatNames) known += (known.empty() ? "" : ", ") + format;
+  for (const auto& entry : kFormats) known += (known.empty() ? "" : ", ") + std::string(entry.name);
   throw std::invalid_argument("unknown format '" + name + "' (known: " + known + ")");
 }
 
-std::string source_format_name(SourceFormat format) { return kFormatNames.at(static_cast<size_t>(format)); }
+std::string source_format_name(SourceFormat format) {
+  for (const auto& entry : kFormats) {
+    if (entry.format == format) return entry.name;
+  }
+  throw std::logic_error("source_format_name: unhandled format");
+}
 
 const std::vector<std::string>& helpsteer_attributes() { return kHelpSteerAttributes; }
 

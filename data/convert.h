@@ -19,7 +19,7 @@ namespace precept::data {
 enum class SourceFormat {
   prometheus_listwise,  // prometheus-eval listwise_vicuna_eval.jsonl: 4 responses, GPT-4 rubric scores 1-5
   alpacaeval_listwise,  // alpacaeval listwise_gpt4turbo_judged_12gen.jsonl: 12 generators, P(beats baseline)
-  reward_bench_bon,     // reward-bench bon: 11 Tulu-2 samples (+ reference), P(beats the reference)
+  reward_bench_bon,     // reward-bench bon: 11 Tulu-2 samples, P(beats a reference that is dropped)
   helpsteer,            // HelpSteer rows {prompt, response, 5 attributes 0-4}: one case per prompt and attribute
   rm_bench,             // RM-Bench chosen / rejected at three style levels (data/rm_bench.h)
 };
