@@ -8,6 +8,7 @@ namespace precept::apps {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"convert", "convert a llama2.c checkpoint + tokenizer.bin, or a GGUF file, into a Hugging Face model directory", cmd_convert},
+      {"data", "datasets for the judge: convert public judged sets to listwise cases, write SFT targets (precept data --help)", cmd_data},
       {"eval", "evaluate judges and policies: listwise metrics, RM-Bench, XSTest, win rates (precept eval --help)", cmd_eval},
       {"generate", "generate text from a model directory (greedy or sampled)", cmd_generate},
       {"init-model", "write a model directory with seeded random weights from a preset (configs/models)", cmd_init_model},

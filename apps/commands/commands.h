@@ -20,6 +20,7 @@ int run_cli(int argc, char** argv);
 
 // One entry per subcommand, defined in apps/commands/<name>.cpp.
 int cmd_convert(const std::vector<std::string>& args);
+int cmd_data(const std::vector<std::string>& args);
 int cmd_eval(const std::vector<std::string>& args);
 int cmd_generate(const std::vector<std::string>& args);
 int cmd_init_model(const std::vector<std::string>& args);
