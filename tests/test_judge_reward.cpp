@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <set>
 
 using namespace precept::reward;
@@ -246,6 +248,29 @@ TEST(JudgeReward, WeightsAreConfigurable) {
   config.distribution = config.partial_credit = config.ranking_agreement = 0.0;
   const JudgeGrade penalty_only = grade_judgment(R"({"scores": {"a": 4.5, "b": 1, "c": 2}})", kGold, kUnmasked, config);
   EXPECT_NEAR(penalty_only.accuracy, 0.7272727272727273, 1e-12);
+}
+
+// docs/judge-reward.md states every default; JudgeRewardConfig holds the only copy.
+TEST(JudgeReward, DocsStateTheConfigDefaults) {
+  const std::string doc =
+      precept::testing::read_all(std::filesystem::path(PRECEPT_SOURCE_DIR) / "docs" / "judge-reward.md");
+  const JudgeRewardConfig config;
+  auto number = [](double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return std::string(text);
+  };
+  const std::pair<const char*, double> defaults[] = {
+      {"pair_penalty", config.pair_penalty},     {"distribution", config.distribution},
+      {"partial_credit", config.partial_credit}, {"ranking_agreement", config.ranking_agreement},
+      {"top_k", static_cast<double>(config.top_k)}, {"top_k_share", config.top_k_share},
+      {"score_range", config.score_range},       {"partial_credit_distance", config.partial_credit_distance}};
+  for (const auto& [field, value] : defaults) {
+    const std::string stated = "`" + std::string(field) + "` " + number(value);
+    EXPECT_NE(doc.find(stated), std::string::npos) << "docs/judge-reward.md should say " << stated;
+  }
+  EXPECT_NE(doc.find("defaults " + number(config.format_weight) + " and " + number(config.accuracy_weight)),
+            std::string::npos);
 }
 
 TEST(JudgeReward, ConfigValidationNamesTheField) {
