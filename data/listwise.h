@@ -6,7 +6,7 @@
 //    "domain": "chat", "category": "tone"}
 // Validated when read; every error names the file, the line and the field. Read by
 // `precept eval judge` and by the judge-training loop. Not the judge's output (reward/listwise.h
-// converts judgments into rewards) and not the metrics (eval/judge_metrics.h).
+// converts judgments into rewards) and not the metrics (reward/rank_metrics.h).
 #pragma once
 
 #include "data/jsonl.h"

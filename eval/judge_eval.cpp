@@ -229,10 +229,11 @@ CaseMetrics case_metrics(const data::ListwiseCase& item, const CaseJudgment& jud
   m.predicted = predicted;
   const std::vector<size_t> place = complete_places(item, judgment.ranking);
   m.ranking_used = !place.empty();
-  m.pairs = m.ranking_used ? pairwise_credit_from_ranking(m.gold, place) : pairwise_credit_from_scores(m.gold, predicted);
-  m.kendall_tau = kendall_tau_b(m.gold, predicted);
-  m.ndcg = ndcg_score(m.gold, predicted);
-  m.score_variance = population_variance(predicted);
+  m.pairs = m.ranking_used ? reward::pairwise_credit_from_ranking(m.gold, place)
+                           : reward::pairwise_credit_from_scores(m.gold, predicted);
+  m.kendall_tau = reward::kendall_tau_b(m.gold, predicted);
+  m.ndcg = reward::ndcg_score(m.gold, predicted);
+  m.score_variance = reward::population_variance(predicted);
   return m;
 }
 

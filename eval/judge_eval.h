@@ -1,13 +1,13 @@
 // Evaluating a listwise judge on a listwise dataset (data/listwise.h): what the judge said
 // about each case (a CaseJudgment, from a parsed RewardAnything judgment or from a judgments
-// file), the per-case metrics (eval/judge_metrics.h), their aggregation overall, by domain and
+// file), the per-case metrics (reward/rank_metrics.h), their aggregation overall, by domain and
 // by category, and the report as JSON, a text table and an HTML page. Used by
 // `precept eval judge`; the definitions are in docs/eval.md. Not the running of the judge model
 // (eval/judge_runs.h) and no torch.
 #pragma once
 
 #include "data/listwise.h"
-#include "eval/judge_metrics.h"
+#include "reward/rank_metrics.h"
 #include "reward/judge_parser.h"
 #include "reward/masking.h"
 
@@ -63,7 +63,7 @@ struct CaseMetrics {
   std::string failure;                  // why, when it failed
   std::vector<double> gold, predicted;  // in the case's response order (predicted empty when failed)
   bool ranking_used = false;            // pairwise credit came from the judge's complete ranking
-  PairwiseCredit pairs;
+  reward::PairwiseCredit pairs;
   double kendall_tau = 0.0;             // NaN when undefined
   double ndcg = 0.0;                    // NaN when undefined
   double score_variance = 0.0;

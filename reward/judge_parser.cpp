@@ -91,14 +91,6 @@ std::optional<Json> python_json_loads(std::string_view text) {
   return value;
 }
 
-bool python_truthy(const Json& value) {
-  if (value.is_null()) return false;
-  if (value.is_boolean()) return value.get<bool>();
-  if (value.is_number()) return value.get<double>() != 0.0;
-  if (value.is_string()) return !value.get_ref<const std::string&>().empty();
-  return !value.empty();  // arrays and objects
-}
-
 bool has_judgment_key(const Json& value) {
   return value.is_object() &&
          (value.contains("scores") || value.contains("best-to-worst") || value.contains("best-to-worse"));
@@ -403,6 +395,20 @@ Judgment parse(std::string_view output, const ShownResponses* names) {
 }
 
 }  // namespace
+
+bool python_truthy(const nlohmann::ordered_json& value) {
+  if (value.is_null()) return false;
+  if (value.is_boolean()) return value.get<bool>();
+  if (value.is_number()) return value.get<double>() != 0.0;
+  if (value.is_string()) return !value.get_ref<const std::string&>().empty();
+  return !value.empty();  // arrays and objects
+}
+
+std::optional<UpstreamJson> upstream_safe_parse_json(const std::string& json_text) {
+  std::optional<Found> found = upstream_parse(json_text);
+  if (!found) return std::nullopt;
+  return UpstreamJson{std::move(found->object), found->brace_fallback};
+}
 
 nlohmann::json Judgment::to_json() const {
   nlohmann::json out;

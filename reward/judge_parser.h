@@ -35,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,5 +82,20 @@ Judgment parse_judgment(std::string_view output);
 std::string upstream_json_text(std::string_view output);
 // Step 3's repair: upstream's fix_json_format, byte for byte.
 std::string upstream_fix_json(std::string_view text);
+
+// Step 3 alone: upstream's safe_parse_json of step 2's text. `value` is what json.loads
+// returned, of any JSON type (upstream's first two attempts return lists, numbers and strings
+// too), and `used_brace_fallback` says that only the first-'{'-to-last-'}' attempt read it;
+// nullopt where upstream returns its empty fallback. Used by the judge-training reward's format
+// terms (reward/judge_reward.h), which must equal upstream's format_reward.
+struct UpstreamJson {
+  nlohmann::ordered_json value;
+  bool used_brace_fallback = false;
+};
+std::optional<UpstreamJson> upstream_safe_parse_json(const std::string& json_text);
+
+// Python's bool() of a json.loads result: false for null, false, 0, "", [] and {}. Upstream
+// treats a falsy parse like no JSON at all.
+bool python_truthy(const nlohmann::ordered_json& value);
 
 }  // namespace precept::reward

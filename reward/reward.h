@@ -34,7 +34,9 @@ struct GroupScores {
   // Per-response text worth logging next to samples (a judge's reasoning), empty otherwise.
   std::vector<std::string> explanations;
   nlohmann::json diagnostics = nlohmann::json::object();  // reward-specific: raw outputs, parse problems, ...
-  std::map<std::string, double> metric_sums;  // sums over the group's responses of per-response metrics; the trainer logs each as a mean per response under "reward/<key>"
+  // Sums over the group's responses of per-response metrics; the trainer logs each as a mean per
+  // response under "reward/<key>". Empty for rewards that have none.
+  std::map<std::string, double> metric_sums;
 };
 
 // The response names of a group: its own, or "response-1" .. "response-k".

@@ -8,7 +8,7 @@
 #include "data/xstest.h"
 #include "eval/html_report.h"
 #include "eval/judge_eval.h"
-#include "eval/judge_metrics.h"
+#include "reward/rank_metrics.h"
 #include "eval/rm_bench.h"
 #include "eval/win_rate.h"
 #include "eval/xstest.h"
@@ -26,39 +26,39 @@ using testing::error_of;
 
 TEST(EvalMetrics, KendallTauBMatchesScipy) {
   // scipy.stats.kendalltau(x, y).statistic
-  EXPECT_NEAR(eval::kendall_tau_b({1, 2, 3, 4, 5}, {5, 6, 7, 8, 7}), 0.7378647873726218, 1e-15);
-  EXPECT_NEAR(eval::kendall_tau_b({1, 1, 2, 2}, {1, 2, 1, 2}), 0.0, 1e-15);
-  EXPECT_NEAR(eval::kendall_tau_b({1, 2, 2, 3}, {4, 3, 3, 1}), -1.0, 1e-15);  // the pair tied in both is dropped
-  EXPECT_TRUE(std::isnan(eval::kendall_tau_b({3, 3, 3}, {1, 2, 3})));       // constant: undefined
-  EXPECT_TRUE(std::isnan(eval::kendall_tau_b({1, 2}, {4, 4})));
-  EXPECT_TRUE(std::isnan(eval::kendall_tau_b({1}, {1})));
-  EXPECT_NE(error_of([] { eval::kendall_tau_b({1, 2}, {1}); }), "");
+  EXPECT_NEAR(reward::kendall_tau_b({1, 2, 3, 4, 5}, {5, 6, 7, 8, 7}), 0.7378647873726218, 1e-15);
+  EXPECT_NEAR(reward::kendall_tau_b({1, 1, 2, 2}, {1, 2, 1, 2}), 0.0, 1e-15);
+  EXPECT_NEAR(reward::kendall_tau_b({1, 2, 2, 3}, {4, 3, 3, 1}), -1.0, 1e-15);  // the pair tied in both is dropped
+  EXPECT_TRUE(std::isnan(reward::kendall_tau_b({3, 3, 3}, {1, 2, 3})));       // constant: undefined
+  EXPECT_TRUE(std::isnan(reward::kendall_tau_b({1, 2}, {4, 4})));
+  EXPECT_TRUE(std::isnan(reward::kendall_tau_b({1}, {1})));
+  EXPECT_NE(error_of([] { reward::kendall_tau_b({1, 2}, {1}); }), "");
 }
 
 TEST(EvalMetrics, NdcgMatchesSklearn) {
   // sklearn.metrics.ndcg_score([gold], [predicted])
-  EXPECT_NEAR(eval::ndcg_score({10, 0, 0, 1, 5}, {.1, .2, .3, 4, 70}), 0.6956940443813076, 1e-15);
-  EXPECT_NEAR(eval::ndcg_score({1, 0, 0, 0, 0}, {1, 1, 0, 0, 0}), 0.8154648767857287, 1e-15);  // tie averaged
-  EXPECT_NEAR(eval::ndcg_score({3, 2, 2, 1}, {4, 4, 1, 1}), 0.9614939911374554, 1e-15);
-  EXPECT_EQ(eval::ndcg_score({0, 0, 0}, {1, 2, 3}), 0.0);  // ideal DCG 0
-  EXPECT_TRUE(std::isnan(eval::ndcg_score({-1, 2}, {1, 2})));  // sklearn raises on negative gold
-  EXPECT_NEAR(eval::ndcg_score({1, 2, 3}, {1, 2, 3}), 1.0, 1e-15);
+  EXPECT_NEAR(reward::ndcg_score({10, 0, 0, 1, 5}, {.1, .2, .3, 4, 70}), 0.6956940443813076, 1e-15);
+  EXPECT_NEAR(reward::ndcg_score({1, 0, 0, 0, 0}, {1, 1, 0, 0, 0}), 0.8154648767857287, 1e-15);  // tie averaged
+  EXPECT_NEAR(reward::ndcg_score({3, 2, 2, 1}, {4, 4, 1, 1}), 0.9614939911374554, 1e-15);
+  EXPECT_EQ(reward::ndcg_score({0, 0, 0}, {1, 2, 3}), 0.0);  // ideal DCG 0
+  EXPECT_TRUE(std::isnan(reward::ndcg_score({-1, 2}, {1, 2})));  // sklearn raises on negative gold
+  EXPECT_NEAR(reward::ndcg_score({1, 2, 3}, {1, 2, 3}), 1.0, 1e-15);
 }
 
 TEST(EvalMetrics, VarianceAndPairwiseCredit) {
-  EXPECT_DOUBLE_EQ(eval::population_variance({1, 2, 4, 4}), 1.6875);  // numpy.var
-  EXPECT_EQ(eval::population_variance({3, 3}), 0.0);
+  EXPECT_DOUBLE_EQ(reward::population_variance({1, 2, 4, 4}), 1.6875);  // numpy.var
+  EXPECT_EQ(reward::population_variance({3, 3}), 0.0);
   // gold 3 > 2 > 1 = 1: five pairs differ in gold (the 1/1 pair is skipped).
-  const auto by_scores = eval::pairwise_credit_from_scores({3, 2, 1, 1}, {5, 5, 1, 6});
+  const auto by_scores = reward::pairwise_credit_from_scores({3, 2, 1, 1}, {5, 5, 1, 6});
   EXPECT_EQ(by_scores.pairs, 5);
   // r1/r2 tied 0.5, r1 > r3 right, r1 < r4 reversed, r2 > r3 right, r2 < r4 reversed.
   EXPECT_DOUBLE_EQ(by_scores.credit, 0.5 + 1 + 0 + 1 + 0);
   EXPECT_DOUBLE_EQ(by_scores.accuracy(), 2.5 / 5);
   // The same gold with a complete ranking r2, r1, r4, r3 (places 1, 0, 3, 2).
-  const auto by_ranking = eval::pairwise_credit_from_ranking({3, 2, 1, 1}, {1, 0, 3, 2});
+  const auto by_ranking = reward::pairwise_credit_from_ranking({3, 2, 1, 1}, {1, 0, 3, 2});
   EXPECT_EQ(by_ranking.pairs, 5);
   EXPECT_DOUBLE_EQ(by_ranking.credit, 4.0);  // only r1 vs r2 is reversed
-  EXPECT_TRUE(std::isnan(eval::pairwise_credit_from_scores({2, 2}, {1, 3}).accuracy()));
+  EXPECT_TRUE(std::isnan(reward::pairwise_credit_from_scores({2, 2}, {1, 3}).accuracy()));
 }
 
 data::ListwiseCase make_case(const std::vector<std::string>& names, const std::vector<double>& gold) {
@@ -84,7 +84,7 @@ TEST(EvalJudge, CaseMetricsUseTheCompleteRankingElseScores) {
   m = eval::case_metrics(item, judgment);
   EXPECT_TRUE(m.ranking_used);
   EXPECT_DOUBLE_EQ(m.pairs.credit, 3.0);
-  EXPECT_NEAR(m.kendall_tau, eval::kendall_tau_b({3, 2, 1}, {4, 4, 1}), 0);  // tau and NDCG use the scores
+  EXPECT_NEAR(m.kendall_tau, reward::kendall_tau_b({3, 2, 1}, {4, 4, 1}), 0);  // tau and NDCG use the scores
   judgment.ranking = {"a", "b"};  // incomplete: scores again
   EXPECT_FALSE(eval::case_metrics(item, judgment).ranking_used);
   judgment.ranking = {"a", "b", "b"};

@@ -2,21 +2,26 @@
 // --responses) or a JSONL batch in; one JSON object per group out (rewards, scores, ranking,
 // reasoning, raw text, failures). Two debugging modes: --print-prompt prints the exact text the
 // judge model would see and stops; --parse FILE reads raw judge outputs and prints what precept
-// makes of them, with no model loaded.
+// makes of them, with no model loaded. --grade FILE grades raw judgments against ground truth with
+// the judge-training reward (reward/judge_reward.h, docs/judge-reward.md), also with no model.
 #include "apps/commands/commands.h"
 #include "apps/commands/judge_options.h"
 #include "apps/commands/options.h"
 #include "core/files.h"
 #include "core/progress.h"
+#include "data/jsonl.h"
 #include "reward/judge_parser.h"
+#include "reward/judge_reward.h"
 #include "reward/principle.h"
 #include "reward/rewardanything.h"
 
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 namespace precept::apps {
 namespace {
@@ -85,12 +90,77 @@ int parse_outputs(const std::string& path) {
   return 0;
 }
 
+// --grade: {"output": RAW, "ground_truth": {"scores": {name: number}}, "masked2real": {...}} per
+// line in, {"format", "accuracy", "reward", "terms", "valid"} per line out, in input order. Every
+// line is read and checked before anything is written.
+struct GradeInput {
+  std::string output;
+  std::map<std::string, double> gold;
+  std::map<std::string, std::string> masked2real;
+};
+
+GradeInput read_grade_input(const ordered_json& record, const std::string& where) {
+  GradeInput input;
+  if (!record.contains("output") || !record["output"].is_string())
+    throw std::runtime_error(where + ": key \"output\" must be a string (the raw judgment)");
+  input.output = record["output"].get<std::string>();
+  if (!record.contains("ground_truth") || !record["ground_truth"].is_object())
+    throw std::runtime_error(where + ": key \"ground_truth\" must be an object {\"scores\": {name: number}}");
+  const ordered_json& truth = record["ground_truth"];
+  if (!truth.contains("scores") || !truth["scores"].is_object() || truth["scores"].empty())
+    throw std::runtime_error(where + ": key \"ground_truth.scores\" must be a non-empty object {name: number}");
+  for (auto it = truth["scores"].begin(); it != truth["scores"].end(); ++it) {
+    if (!it.value().is_number() || !std::isfinite(it.value().get<double>()))
+      throw std::runtime_error(where + ": key \"ground_truth.scores." + it.key() + "\" must be a finite number, not " +
+                               data::json_type_name(it.value()));
+    input.gold[it.key()] = it.value().get<double>();
+  }
+  if (record.contains("masked2real")) {
+    if (!record["masked2real"].is_object())
+      throw std::runtime_error(where + ": key \"masked2real\" must be an object {shown name: real name}");
+    for (auto it = record["masked2real"].begin(); it != record["masked2real"].end(); ++it) {
+      if (!it.value().is_string())
+        throw std::runtime_error(where + ": key \"masked2real." + it.key() + "\" must be a string");
+      input.masked2real[it.key()] = it.value().get<std::string>();
+    }
+  }
+  return input;
+}
+
+int grade_outputs(const std::string& path, const std::string& output_path, const reward::JudgeRewardConfig& config) {
+  config.validate();
+  std::vector<GradeInput> inputs;
+  data::for_each_jsonl_object(path, [&](const ordered_json& record, const std::string& where, int64_t) {
+    inputs.push_back(read_grade_input(record, where));
+  });
+  std::ofstream file;
+  if (!output_path.empty()) {
+    file.open(output_path, std::ios::trunc);
+    if (!file) throw std::runtime_error(output_path + ": cannot write");
+  }
+  std::ostream& out = output_path.empty() ? std::cout : file;
+  int64_t valid = 0;
+  double reward_sum = 0.0;
+  for (const GradeInput& input : inputs) {
+    const reward::JudgeGrade grade = reward::grade_judgment(input.output, input.gold, input.masked2real, config);
+    valid += grade.valid;
+    reward_sum += grade.reward;
+    out << grade.to_json().dump(-1, ' ', false, ordered_json::error_handler_t::replace) << "\n";
+  }
+  out.flush();
+  if (!out) throw std::runtime_error((output_path.empty() ? std::string("stdout") : output_path) + ": write failed");
+  std::cerr << "[precept judge --grade] " << inputs.size() << " graded, " << valid << " valid, mean reward "
+            << (inputs.empty() ? 0.0 : reward_sum / static_cast<double>(inputs.size())) << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int cmd_judge(const std::vector<std::string>& args) {
   po::options_description options("options");
   std::string model_dir, principle_text, principle_file, prompt, responses_file, batch_path;
-  std::string output_path, parse_path;
+  std::string output_path, parse_path, grade_path;
+  reward::JudgeRewardConfig grade_config;
   std::vector<std::string> response_texts;
   JudgeCommandOptions judge_options;
   reward::JudgeSettings& settings = judge_options.settings;
@@ -104,7 +174,35 @@ int cmd_judge(const std::vector<std::string>& args) {
       ("batch", po::value(&batch_path), "JSONL: {\"prompt\", \"responses\"[, \"principle\"]} per line")
       ("output,o", po::value(&output_path), "write the results here (JSONL) instead of stdout")
       ("print-prompt", po::bool_switch(), "print the exact text the judge model would see, then stop")
-      ("parse", po::value(&parse_path), "parse raw outputs (JSONL {\"output\"[, \"masked2real\"]}); no model");
+      ("parse", po::value(&parse_path), "parse raw outputs (JSONL {\"output\"[, \"masked2real\"]}); no model")
+      ("grade", po::value(&grade_path),
+       "grade raw judgments against ground truth (JSONL {\"output\", \"ground_truth\": {\"scores\"}[, \"masked2real\"]}); "
+       "no model; see docs/judge-reward.md");
+  po::options_description grading("grading (--grade; the judge-training reward)");
+  grading.add_options()
+      ("format-weight", po::value(&grade_config.format_weight)->default_value(grade_config.format_weight),
+       "reward = format-weight * format + accuracy-weight * accuracy")
+      ("accuracy-weight", po::value(&grade_config.accuracy_weight)->default_value(grade_config.accuracy_weight), "")
+      ("no-think-terms", po::bool_switch(), "drop the think-tag format terms and renormalise the others")
+      ("pair-penalty-weight", po::value(&grade_config.pair_penalty)->default_value(grade_config.pair_penalty),
+       "accuracy mixture weight of the weighted reversed-pair penalty")
+      ("distribution-weight", po::value(&grade_config.distribution)->default_value(grade_config.distribution),
+       "accuracy mixture weight of the score-distribution match")
+      ("partial-credit-weight", po::value(&grade_config.partial_credit)->default_value(grade_config.partial_credit),
+       "accuracy mixture weight of the partial credit for close scores")
+      ("ranking-agreement-weight",
+       po::value(&grade_config.ranking_agreement)->default_value(grade_config.ranking_agreement),
+       "accuracy mixture weight of the ranking agreement (Kendall tau-b and top-k)")
+      ("agreement-top-k", po::value(&grade_config.top_k)->default_value(grade_config.top_k),
+       "k of the top-k agreement in the ranking agreement (--top-k is the judge sampler's)")
+      ("top-k-share", po::value(&grade_config.top_k_share)->default_value(grade_config.top_k_share),
+       "share of the top-k agreement in the ranking agreement (the rest is tau-b)")
+      ("score-range", po::value(&grade_config.score_range)->default_value(grade_config.score_range),
+       "width of the score scale, for the distribution match")
+      ("partial-credit-distance",
+       po::value(&grade_config.partial_credit_distance)->default_value(grade_config.partial_credit_distance),
+       "score distance at which the partial credit reaches 0");
+  options.add(grading);
   add_judge_options(options, judge_options);
   po::variables_map values;
   if (!parse_options("judge", "--model DIR --principle TEXT --prompt TEXT --responses FILE.json [options]", options,
@@ -112,7 +210,11 @@ int cmd_judge(const std::vector<std::string>& args) {
     return 0;
   }
   if (!parse_path.empty()) return parse_outputs(parse_path);
-  if (model_dir.empty()) throw std::runtime_error("--model is required (except with --parse)");
+  if (!grade_path.empty()) {
+    grade_config.think_terms = !values["no-think-terms"].as<bool>();
+    return grade_outputs(grade_path, output_path, grade_config);
+  }
+  if (model_dir.empty()) throw std::runtime_error("--model is required (except with --parse or --grade)");
   if (!principle_text.empty() && !principle_file.empty()) throw std::runtime_error("give --principle or --principle-file, not both");
   if (!principle_file.empty()) principle_text = reward::load_principle(principle_file).text;
   settings.principle = principle_text;

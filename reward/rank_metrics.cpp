@@ -1,4 +1,4 @@
-#include "eval/judge_metrics.h"
+#include "reward/rank_metrics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace precept::eval {
+namespace precept::reward {
 
 namespace {
 
@@ -121,4 +121,4 @@ PairwiseCredit pairwise_credit_from_ranking(const std::vector<double>& gold, con
   return out;
 }
 
-}  // namespace precept::eval
+}  // namespace precept::reward

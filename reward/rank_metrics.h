@@ -1,15 +1,16 @@
-// The metrics of a listwise judge on one case: pairwise accuracy, Kendall's tau-b, NDCG and
-// the variance of the predicted scores, as small free functions over plain vectors, each equal
-// to its reference (scipy.stats.kendalltau, sklearn.metrics.ndcg_score, numpy.var) to 1e-9
-// (tests/check_eval_judge.py). Exact definitions: docs/eval.md. Not the aggregation over cases
-// or the report (eval/judge_eval.h); no torch.
+// Rank metrics of one list of predicted scores against gold scores: pairwise accuracy, Kendall's
+// tau-b, NDCG and the variance of the predicted scores, as small free functions over plain
+// vectors, each equal to its reference (scipy.stats.kendalltau, sklearn.metrics.ndcg_score,
+// numpy.var) to 1e-9 (tests/check_eval_judge.py). Exact definitions: docs/eval.md. Used by the
+// judge evaluation (eval/judge_eval.h) and the judge-training reward (reward/judge_reward.h);
+// not the aggregation over cases or the report. No torch.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
-namespace precept::eval {
+namespace precept::reward {
 
 // Kendall's tau-b of two equally long lists, as scipy.stats.kendalltau(x, y) computes it by
 // default (variant 'b'): (C - D) / sqrt(C + D + T_x) / sqrt(C + D + T_y) over the n(n-1)/2
@@ -48,4 +49,4 @@ PairwiseCredit pairwise_credit_from_scores(const std::vector<double>& gold, cons
 // higher gold score is placed first. A ranking has no ties, so every credit is 0 or 1.
 PairwiseCredit pairwise_credit_from_ranking(const std::vector<double>& gold, const std::vector<size_t>& place);
 
-}  // namespace precept::eval
+}  // namespace precept::reward
