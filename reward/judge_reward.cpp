@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <set>
 #include <stdexcept>
 
@@ -21,8 +20,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 using Scores = std::map<std::string, double>;
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Upstream's format weights (processing.format_reward).
 constexpr double kThinkBothTags = 0.15, kThinkOneTag = 0.05, kThinkLength = 0.05;
@@ -285,7 +282,6 @@ JudgeGrade grade_judgment(std::string_view output, const Scores& gold_scores,
   size_t scored = 0;
   for (const auto& [name, score] : gold_scores) scored += predicted.count(name);
   grade.valid = scored == gold_scores.size();
-  grade.pairwise_accuracy = kNaN;
   if (scored > 0) {  // else nothing usable: every accuracy term stays 0
     terms[kTermPairPenalty] = weighted_pair_penalty(predicted, gold_scores);
     terms[kTermDistribution] = distribution_match(predicted, gold_scores, config.score_range);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <string_view>
@@ -57,7 +58,7 @@ struct JudgeGrade {
   bool valid = false;  // the judgment parsed and scored every gold response
   // Over the gold-differing pairs, from the predicted scores, a predicted tie 0.5; NaN when not
   // valid or when no such pair exists.
-  double pairwise_accuracy = 0;
+  double pairwise_accuracy = std::numeric_limits<double>::quiet_NaN();
   // Every term, in judge_reward_term_names() order, always all present: the format terms as their
   // contributions (their sum, capped at 1, is `format`), the accuracy terms in [0, 1] unweighted.
   std::vector<std::pair<std::string, double>> terms;
