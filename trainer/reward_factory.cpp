@@ -115,6 +115,9 @@ std::unique_ptr<reward::Reward> make_judge_grade(const RewardSpec& spec) {
   config.partial_credit = options.number("partial_credit", config.partial_credit);
   config.ranking_agreement = options.number("ranking_agreement", config.ranking_agreement);
   config.top_k = options.integer("top_k", config.top_k);
+  config.top_k_share = options.number("top_k_share", config.top_k_share);
+  config.score_range = options.number("score_range", config.score_range);
+  config.partial_credit_distance = options.number("partial_credit_distance", config.partial_credit_distance);
   options.finish();
   return with_where(spec, [&] {
     config.validate();

