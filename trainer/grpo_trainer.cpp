@@ -62,12 +62,7 @@ GrpoTrainer::GrpoTrainer(RunConfig config, std::shared_ptr<Communicator> communi
   generator.max_length = data_->longest_prompt() + config_.rollout.max_new_tokens;
   generator_ = std::make_unique<rollout::Generator>(*policy_.model, generator, policy_.tokenizer.get());
   reward_ = make_reward(config_.reward, RewardContext{device_.str(), config_.run.seed, config_.policy.model});
-  const AdamWOptions adam{.beta1 = config_.optim.beta1,
-                          .beta2 = config_.optim.beta2,
-                          .eps = config_.optim.eps,
-                          .weight_decay = config_.optim.weight_decay};
-  optimizer_ = std::make_unique<DataParallelOptimizer>(*policy_.model, communicator_, adam, config_.distributed.zero1,
-                                                       config_.distributed.bucket_mb);
+  optimizer_ = make_optimizer(*policy_.model, communicator_, config_.optim, config_.distributed);
   schedule_ = lr_schedule_of(config_.optim, config_.run.steps * config_.algorithm.epochs * config_.algorithm.mini_batches);
   if (communicator_->is_main()) {
     checkpoints_ = std::make_unique<CheckpointManager>(config_.run.output_dir, config_.checkpoint.keep_last);
@@ -79,54 +74,20 @@ GrpoTrainer::~GrpoTrainer() = default;
 std::string GrpoTrainer::checkpoint_dir() const { return (fs::path(config_.run.output_dir) / "checkpoints").string(); }
 
 nlohmann::json GrpoTrainer::trainer_state() const {
-  return {{"step", step_},
-          {"optimizer_steps", optimizer_steps_},
-          {"data", sampler_->position().to_json()},
-          {"seed", config_.run.seed},
-          {"world_size", communicator_->world_size()},
-          {"zero1", config_.distributed.zero1},
-          {"policy", config_.policy.model},
-          {"config", config_.source},
-          {"cpu_generator_state", cpu_generator_state()},
-          {"note", "rollout, judge and mini-batch randomness are counter-based streams of (seed, step, prompt position)"}};
+  return loop_state({"grpo", step_, optimizer_steps_, sampler_->position()}, config_.run, config_.policy, config_.source,
+                    communicator_->world_size(), config_.distributed.zero1);
 }
 
 std::string GrpoTrainer::save_checkpoint() {
-  std::string folder;
-  const auto optimizer_state = optimizer_->state();  // a collective under ZeRO-1: every rank takes part
-  if (communicator_->is_main()) {
-    folder = checkpoints_->save(step_, *policy_.model, config_.policy.model, optimizer_state, trainer_state()).string();
-    if (metrics_) metrics_->sync();
-  }
-  communicator_->barrier();
-  return folder;
+  return save_loop_checkpoint(*communicator_, *optimizer_, checkpoints_.get(), metrics_.get(), *policy_.model,
+                              config_.policy.model, step_, trainer_state());
 }
 
 void GrpoTrainer::resume(const std::string& path) {
-  CheckpointContents checkpoint = load_checkpoint(path);
-  const auto& state = checkpoint.state;
-  if (state.value("loop", std::string("grpo")) != "grpo") {
-    throw std::runtime_error(checkpoint.dir.string() + " was written by `precept " + state["loop"].get<std::string>() +
-                             "`; start a `precept train` run from its model folder instead (policy.model = \"" +
-                             checkpoint.model_dir().string() + "\")");
-  }
-  // Checkpoints hold the full per-parameter optimizer state (ZeRO-1 gathers its shards before
-  // saving), and the data order and random streams are global, so any world size may resume.
-  const int64_t world = state.value("world_size", int64_t(1));
-  if (world != communicator_->world_size() && communicator_->is_main()) {
-    std::fprintf(stderr, "[precept train] resuming a %lld-rank checkpoint on %d rank(s)\n", static_cast<long long>(world),
-                 communicator_->world_size());
-  }
-  lm::load_weights(*policy_.model, checkpoint.model_dir());
-  optimizer_->load_state(checkpoint.optimizer);
-  sampler_->restore(DataPosition::from_json(state.at("data")));
-  step_ = state.at("step").get<int64_t>();
-  optimizer_steps_ = state.value("optimizer_steps", step_);
-  restore_cpu_generator(state);
-  if (step_ >= config_.run.steps) {
-    throw std::runtime_error(checkpoint.dir.string() + " is at step " + std::to_string(step_) + ", and run.steps is " +
-                             std::to_string(config_.run.steps) + ": nothing left to train (raise run.steps)");
-  }
+  const LoopPosition position = resume_loop(path, "grpo", *policy_.model, *optimizer_, *communicator_, config_.run.steps);
+  sampler_->restore(position.data);
+  step_ = position.step;
+  optimizer_steps_ = position.optimizer_steps;
 }
 
 StepContext GrpoTrainer::step_context() {

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -66,6 +67,72 @@ std::unique_ptr<MetricsLogger> start_run_logs(const RunSection& run, const Loggi
   options.overwrite = run.overwrite;
   if (resume_step > 0) options.resume_step = resume_step;
   return std::make_unique<MetricsLogger>(run.output_dir, options);
+}
+
+std::unique_ptr<DataParallelOptimizer> make_optimizer(lm::TransformerImpl& model, std::shared_ptr<Communicator> communicator,
+                                                      const OptimSection& optim, const DistributedSection& distributed) {
+  const AdamWOptions adam{.beta1 = optim.beta1, .beta2 = optim.beta2, .eps = optim.eps, .weight_decay = optim.weight_decay};
+  return std::make_unique<DataParallelOptimizer>(model, std::move(communicator), adam, distributed.zero1,
+                                                 distributed.bucket_mb);
+}
+
+nlohmann::json loop_state(const LoopPosition& position, const RunSection& run, const PolicySection& policy,
+                          const std::string& source, int world_size, bool zero1) {
+  return {{"loop", position.loop},
+          {"step", position.step},
+          {"optimizer_steps", position.optimizer_steps},
+          {"data", position.data.to_json()},
+          {"seed", run.seed},
+          {"world_size", world_size},
+          {"zero1", zero1},
+          {"policy", policy.model},
+          {"config", source},
+          {"cpu_generator_state", cpu_generator_state()},
+          {"note", "rollout, judge and mini-batch randomness are counter-based streams of (seed, step, prompt position)"}};
+}
+
+std::string save_loop_checkpoint(Communicator& communicator, DataParallelOptimizer& optimizer, CheckpointManager* checkpoints,
+                                 MetricsLogger* metrics, lm::TransformerImpl& model, const std::string& model_source,
+                                 int64_t step, const nlohmann::json& state) {
+  std::string folder;
+  const auto optimizer_state = optimizer.state();  // a collective under ZeRO-1: every rank takes part
+  if (communicator.is_main()) {
+    folder = checkpoints->save(step, model, model_source, optimizer_state, state).string();
+    if (metrics) metrics->sync();
+  }
+  communicator.barrier();
+  return folder;
+}
+
+LoopPosition resume_loop(const std::string& path, const std::string& loop, lm::TransformerImpl& model,
+                         DataParallelOptimizer& optimizer, Communicator& communicator, int64_t total_steps) {
+  CheckpointContents checkpoint = load_checkpoint(path);
+  const auto& state = checkpoint.state;
+  const std::string written_by = state.value("loop", std::string("grpo"));  // before `loop` was recorded: GRPO's
+  if (written_by != loop) {
+    const std::string command = written_by == "sft" ? "precept sft" : "precept train";
+    throw std::runtime_error(checkpoint.dir.string() + " was written by `" + command +
+                             "`; start a new run from its model folder instead (policy.model = \"" +
+                             checkpoint.model_dir().string() + "\")");
+  }
+  const int64_t world = state.value("world_size", int64_t(1));
+  if (world != communicator.world_size() && communicator.is_main()) {
+    std::fprintf(stderr, "[precept] resuming a %lld-rank checkpoint on %d rank(s)\n", static_cast<long long>(world),
+                 communicator.world_size());
+  }
+  lm::load_weights(model, checkpoint.model_dir());
+  optimizer.load_state(checkpoint.optimizer);
+  restore_cpu_generator(state);
+  LoopPosition position;
+  position.loop = loop;
+  position.data = DataPosition::from_json(state.at("data"));
+  position.step = state.at("step").get<int64_t>();
+  position.optimizer_steps = state.value("optimizer_steps", position.step);
+  if (position.step >= total_steps) {
+    throw std::runtime_error(checkpoint.dir.string() + " is at step " + std::to_string(position.step) +
+                             ", and run.steps is " + std::to_string(total_steps) + ": nothing left to train (raise run.steps)");
+  }
+  return position;
 }
 
 }  // namespace precept::trainer

@@ -6,7 +6,10 @@
 #pragma once
 
 #include "lm/pretrained.h"
+#include "trainer/checkpoint.h"
 #include "trainer/config.h"
+#include "trainer/dist/data_parallel.h"
+#include "trainer/prompt_data.h"
 #include "trainer/dist/communicator.h"
 #include "trainer/metrics.h"
 #include "trainer/optim/lr_schedule.h"
@@ -39,5 +42,32 @@ void restore_cpu_generator(const nlohmann::json& trainer_state);
 // `resume_step` when continuing from a checkpoint. Rank 0 only.
 std::unique_ptr<MetricsLogger> start_run_logs(const RunSection& run, const LoggingSection& logging, const std::string& source,
                                               const std::string& resolved, int64_t resume_step, int64_t samples_every);
+
+// AdamW over `model` from [optim], replicated or ZeRO-1 as [distributed] says.
+std::unique_ptr<DataParallelOptimizer> make_optimizer(lm::TransformerImpl& model, std::shared_ptr<Communicator> communicator,
+                                                      const OptimSection& optim, const DistributedSection& distributed);
+
+// Where a loop stands, as trainer_state.json records it. `loop` names the loop that wrote it
+// ("grpo", "sft"), so that a checkpoint is never resumed by the other.
+struct LoopPosition {
+  std::string loop;
+  int64_t step = 0, optimizer_steps = 0;
+  DataPosition data;
+};
+nlohmann::json loop_state(const LoopPosition& position, const RunSection& run, const PolicySection& policy,
+                          const std::string& source, int world_size, bool zero1);
+
+// Writes a checkpoint (rank 0 writes, every rank takes part in gathering the optimizer state and
+// waits); returns its folder on rank 0, "" elsewhere.
+std::string save_loop_checkpoint(Communicator& communicator, DataParallelOptimizer& optimizer, CheckpointManager* checkpoints,
+                                 MetricsLogger* metrics, lm::TransformerImpl& model, const std::string& model_source,
+                                 int64_t step, const nlohmann::json& state);
+
+// Loads a checkpoint of `loop` into the model, the optimizer and the CPU generator, and returns
+// where it stood. Throws naming the folder when another loop wrote it, or when it is already at
+// `total_steps`. A checkpoint of another world size is accepted (its state is complete and the
+// randomness is global), with a note on stderr.
+LoopPosition resume_loop(const std::string& path, const std::string& loop, lm::TransformerImpl& model,
+                         DataParallelOptimizer& optimizer, Communicator& communicator, int64_t total_steps);
 
 }  // namespace precept::trainer

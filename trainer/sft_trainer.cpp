@@ -62,12 +62,7 @@ SftTrainer::SftTrainer(SftConfig config, std::shared_ptr<Communicator> communica
   model_ = open_trained_model(config_.policy, config_.source, device_, *communicator_, "precept sft (chats)");
   data_ = read_sft_data(config_.data, *model_.tokenizer, *model_.chat_template);
   sampler_ = std::make_unique<PromptSampler>(data_.size(), config_.run.seed, config_.data.shuffle);
-  const AdamWOptions adam{.beta1 = config_.optim.beta1,
-                          .beta2 = config_.optim.beta2,
-                          .eps = config_.optim.eps,
-                          .weight_decay = config_.optim.weight_decay};
-  optimizer_ = std::make_unique<DataParallelOptimizer>(*model_.model, communicator_, adam, config_.distributed.zero1,
-                                                       config_.distributed.bucket_mb);
+  optimizer_ = make_optimizer(*model_.model, communicator_, config_.optim, config_.distributed);
   schedule_ = lr_schedule_of(config_.optim, config_.run.steps);
   if (communicator_->is_main()) {
     checkpoints_ = std::make_unique<CheckpointManager>(config_.run.output_dir, config_.checkpoint.keep_last);
@@ -79,46 +74,20 @@ SftTrainer::~SftTrainer() = default;
 std::string SftTrainer::checkpoint_dir() const { return (fs::path(config_.run.output_dir) / "checkpoints").string(); }
 
 nlohmann::json SftTrainer::trainer_state() const {
-  return {{"step", step_},
-          {"optimizer_steps", optimizer_steps_},
-          {"data", sampler_->position().to_json()},
-          {"seed", config_.run.seed},
-          {"world_size", communicator_->world_size()},
-          {"zero1", config_.distributed.zero1},
-          {"policy", config_.policy.model},
-          {"config", config_.source},
-          {"loop", "sft"},
-          {"cpu_generator_state", cpu_generator_state()}};
+  return loop_state({"sft", step_, optimizer_steps_, sampler_->position()}, config_.run, config_.policy, config_.source,
+                    communicator_->world_size(), config_.distributed.zero1);
 }
 
 std::string SftTrainer::save_checkpoint() {
-  std::string folder;
-  const auto optimizer_state = optimizer_->state();  // a collective under ZeRO-1
-  if (communicator_->is_main()) {
-    folder = checkpoints_->save(step_, *model_.model, config_.policy.model, optimizer_state, trainer_state()).string();
-    if (metrics_) metrics_->sync();
-  }
-  communicator_->barrier();
-  return folder;
+  return save_loop_checkpoint(*communicator_, *optimizer_, checkpoints_.get(), metrics_.get(), *model_.model,
+                              config_.policy.model, step_, trainer_state());
 }
 
 void SftTrainer::resume(const std::string& path) {
-  CheckpointContents checkpoint = load_checkpoint(path);
-  const auto& state = checkpoint.state;
-  if (state.value("loop", std::string("grpo")) != "sft") {
-    throw std::runtime_error(checkpoint.dir.string() + " was written by `precept train`, not `precept sft`; start an SFT run "
-                             "from its model folder instead (policy.model = \"" + checkpoint.model_dir().string() + "\")");
-  }
-  lm::load_weights(*model_.model, checkpoint.model_dir());
-  optimizer_->load_state(checkpoint.optimizer);
-  sampler_->restore(DataPosition::from_json(state.at("data")));
-  step_ = state.at("step").get<int64_t>();
-  optimizer_steps_ = state.value("optimizer_steps", step_);
-  restore_cpu_generator(state);
-  if (step_ >= config_.run.steps) {
-    throw std::runtime_error(checkpoint.dir.string() + " is at step " + std::to_string(step_) + ", and run.steps is " +
-                             std::to_string(config_.run.steps) + ": nothing left to train (raise run.steps)");
-  }
+  const LoopPosition position = resume_loop(path, "sft", *model_.model, *optimizer_, *communicator_, config_.run.steps);
+  sampler_->restore(position.data);
+  step_ = position.step;
+  optimizer_steps_ = position.optimizer_steps;
 }
 
 Metrics SftTrainer::step() {

@@ -1,6 +1,7 @@
 // One rank of a data-parallel command; see ranks.h.
 #include "apps/commands/ranks.h"
 
+#include "apps/commands/options.h"
 #include "trainer/dist/process_group.h"
 
 #include <cstdlib>
@@ -9,6 +10,23 @@
 #include <unistd.h>
 
 namespace precept::apps {
+
+bool parse_run_command(const std::string& command, const std::string& docs, const std::vector<std::string>& args,
+                       RunCommandOptions& out) {
+  po::options_description options("options");
+  options.add_options()
+      ("recipe", po::value(&out.recipe)->required(), ("the run's TOML file (see recipes/ and " + docs + ")").c_str())
+      ("set", po::value(&out.overrides)->composing(), "override a key: --set section.key=value (repeatable)")
+      ("resume", po::value(&out.resume)->implicit_value("latest"),
+       "continue from the run's latest checkpoint, or from the checkpoint folder given")
+      ("nproc", po::value(&out.nproc)->default_value(0), "start this many local processes (data parallel over Gloo/NCCL)")
+      ("check", po::bool_switch(&out.check), "read and check the recipe, print the resolved config, and stop");
+  po::positional_options_description positional;
+  positional.add("recipe", 1);
+  po::variables_map values;
+  return parse_options(command, "RECIPE.toml [--set section.key=value ...] [--resume [DIR]] [--nproc N] [--check]", options,
+                       args, values, &positional);
+}
 
 int run_rank(const std::string& command, trainer::Communicator& communicator, const std::function<int()>& body) {
   int code = 0;

@@ -49,32 +49,16 @@ int sft_with(trainer::SftConfig config, std::shared_ptr<trainer::Communicator> c
 }  // namespace
 
 int cmd_sft(const std::vector<std::string>& args) {
-  po::options_description options("options");
-  std::string recipe, resume;
-  std::vector<std::string> overrides;
-  int nproc = 0;
-  options.add_options()
-      ("recipe", po::value(&recipe)->required(), "the run's TOML file (see recipes/judge_sft.toml and docs/sft.md)")
-      ("set", po::value(&overrides)->composing(), "override a key: --set section.key=value (repeatable)")
-      ("resume", po::value(&resume)->implicit_value("latest"),
-       "continue from the run's latest checkpoint, or from the checkpoint folder given")
-      ("nproc", po::value(&nproc)->default_value(0), "start this many local processes (data parallel over Gloo/NCCL)")
-      ("check", po::bool_switch(), "read and check the recipe, print the resolved config, and stop");
-  po::positional_options_description positional;
-  positional.add("recipe", 1);
-  po::variables_map values;
-  if (!parse_options("sft", "RECIPE.toml [--set section.key=value ...] [--resume [DIR]] [--nproc N]", options, args,
-                     values, &positional)) {
-    return 0;
-  }
-  trainer::SftConfig config = trainer::load_sft_config(recipe, overrides);
-  if (values["check"].as<bool>()) {
+  RunCommandOptions run;
+  if (!parse_run_command("sft", "docs/sft.md", args, run)) return 0;
+  trainer::SftConfig config = trainer::load_sft_config(run.recipe, run.overrides);
+  if (run.check) {
     std::cout << config.resolved;
     return 0;
   }
-  if (nproc > 0) return trainer::dist::launch_local(nproc, args, 30, "sft");
+  if (run.nproc > 0) return trainer::dist::launch_local(run.nproc, args, 30, "sft");
   auto communicator = trainer::dist::communicator_from_environment(config.distributed, config.run.device);
-  return run_rank("sft", *communicator, [&] { return sft_with(std::move(config), communicator, resume); });
+  return run_rank("sft", *communicator, [&] { return sft_with(std::move(config), communicator, run.resume); });
 }
 
 }  // namespace precept::apps

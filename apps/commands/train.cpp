@@ -35,33 +35,16 @@ double get(const trainer::Metrics& metrics, const std::string& name) {
 int train_with(trainer::RunConfig config, std::shared_ptr<trainer::Communicator> communicator, const std::string& resume);
 
 int cmd_train(const std::vector<std::string>& args) {
-  po::options_description options("options");
-  std::string recipe, resume;
-  std::vector<std::string> overrides;
-  int nproc = 0;
-  options.add_options()
-      ("recipe", po::value(&recipe)->required(), "the run's TOML file (see recipes/ and docs/training.md)")
-      ("set", po::value(&overrides)->composing(), "override a key: --set section.key=value (repeatable)")
-      ("resume", po::value(&resume)->implicit_value("latest"),
-       "continue from the run's latest checkpoint, or from the checkpoint folder given")
-      ("nproc", po::value(&nproc)->default_value(0), "start this many local processes (data parallel over Gloo/NCCL)")
-      ("check", po::bool_switch(), "read and check the recipe, print the resolved config, and stop");
-  po::positional_options_description positional;
-  positional.add("recipe", 1);
-  po::variables_map values;
-  if (!parse_options("train", "RECIPE.toml [--set section.key=value ...] [--resume [DIR]] [--nproc N]", options, args,
-                     values, &positional)) {
-    return 0;
-  }
-  trainer::RunConfig config = trainer::load_run_config(recipe, overrides);
-  if (values["check"].as<bool>()) {
+  RunCommandOptions run;
+  if (!parse_run_command("train", "docs/training.md", args, run)) return 0;
+  trainer::RunConfig config = trainer::load_run_config(run.recipe, run.overrides);
+  if (run.check) {
     std::cout << config.resolved;
     return 0;
   }
-  if (nproc > 0) return trainer::dist::launch_local(nproc, args);
-
+  if (run.nproc > 0) return trainer::dist::launch_local(run.nproc, args);
   auto communicator = trainer::dist::communicator_from_environment(config.distributed, config.run.device);
-  return run_rank("train", *communicator, [&] { return train_with(std::move(config), communicator, resume); });
+  return run_rank("train", *communicator, [&] { return train_with(std::move(config), communicator, run.resume); });
 }
 
 int train_with(trainer::RunConfig config, std::shared_ptr<trainer::Communicator> communicator, const std::string& resume) {
