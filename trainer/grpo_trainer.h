@@ -21,6 +21,7 @@
 #include "trainer/metrics.h"
 #include "trainer/phases.h"
 #include "trainer/prompt_data.h"
+#include "trainer/run_parts.h"
 #include "trainer/update.h"
 
 #include <functional>
@@ -30,14 +31,6 @@
 #include <string>
 
 namespace precept::trainer {
-
-// What the command line shows after each step.
-struct StepSummary {
-  int64_t step = 0, total_steps = 0;
-  Metrics metrics;
-  double eta_seconds = 0.0;
-  std::string checkpoint;  // the folder written at this step, if any
-};
 
 class GrpoTrainer {
  public:

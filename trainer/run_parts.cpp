@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -87,8 +88,7 @@ nlohmann::json loop_state(const LoopPosition& position, const RunSection& run, c
           {"zero1", zero1},
           {"policy", policy.model},
           {"config", source},
-          {"cpu_generator_state", cpu_generator_state()},
-          {"note", "rollout, judge and mini-batch randomness are counter-based streams of (seed, step, prompt position)"}};
+          {"cpu_generator_state", cpu_generator_state()}};
 }
 
 std::string save_loop_checkpoint(Communicator& communicator, DataParallelOptimizer& optimizer, CheckpointManager* checkpoints,
@@ -133,6 +133,25 @@ LoopPosition resume_loop(const std::string& path, const std::string& loop, lm::T
                              ", and run.steps is " + std::to_string(total_steps) + ": nothing left to train (raise run.steps)");
   }
   return position;
+}
+
+void run_steps(const int64_t& step, int64_t total_steps, const CheckpointSection& checkpoint,
+               const std::function<Metrics()>& take_step, const std::function<std::string()>& save,
+               const std::function<void(const StepSummary&)>& on_step) {
+  const int64_t first = step;
+  const auto start = std::chrono::steady_clock::now();
+  while (step < total_steps) {
+    StepSummary summary;
+    summary.metrics = take_step();
+    summary.step = step;
+    summary.total_steps = total_steps;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    summary.eta_seconds = elapsed / static_cast<double>(step - first) * static_cast<double>(total_steps - step);
+    const bool periodic = checkpoint.every > 0 && step % checkpoint.every == 0;
+    const bool final = step == total_steps && checkpoint.save_final;
+    if (periodic || final) summary.checkpoint = save();
+    if (on_step) on_step(summary);
+  }
 }
 
 }  // namespace precept::trainer

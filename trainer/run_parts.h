@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,5 +70,20 @@ std::string save_loop_checkpoint(Communicator& communicator, DataParallelOptimiz
 // randomness is global), with a note on stderr.
 LoopPosition resume_loop(const std::string& path, const std::string& loop, lm::TransformerImpl& model,
                          DataParallelOptimizer& optimizer, Communicator& communicator, int64_t total_steps);
+
+// What the command line shows after each step of a loop.
+struct StepSummary {
+  int64_t step = 0, total_steps = 0;
+  Metrics metrics;
+  double eta_seconds = 0.0;
+  std::string checkpoint;  // the folder written at this step, if any
+};
+
+// The outer loop every trainer runs: `take_step` until `step` reaches `total_steps`, a
+// checkpoint (`save`) every checkpoint.every steps and at the end when asked, and `on_step` with
+// the step's metrics and the ETA from the rate of this run's steps.
+void run_steps(const int64_t& step, int64_t total_steps, const CheckpointSection& checkpoint,
+               const std::function<Metrics()>& take_step, const std::function<std::string()>& save,
+               const std::function<void(const StepSummary&)>& on_step);
 
 }  // namespace precept::trainer

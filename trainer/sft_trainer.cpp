@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 
 namespace precept::trainer {
@@ -114,7 +113,7 @@ Metrics SftTrainer::step() {
   const DataParallelStep update = optimizer_step(optimization, step_ + 1, nonfinite);
   ++step_;
 
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const double seconds = seconds_since(start);
   Metrics m;
   m["loss/sft"] = all_reduce_scalars(*communicator_, {loss_sum})[0];
   m["sft/target_tokens"] = tokens;
@@ -128,38 +127,13 @@ Metrics SftTrainer::step() {
   return m;
 }
 
-double SftTrainer::evaluate(const std::vector<SftExample>& examples) {
-  at::NoGradGuard no_grad;
-  double nll = 0, tokens = 0;
-  std::vector<int64_t> all(examples.size());
-  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
-  for (const auto& micro : length_sorted_micro_batches(examples, all, config_.sft.micro_batch_size)) {
-    const SftLoss loss = sft_nll(*model_.model, examples, micro, device_, config_.policy.logprob_chunk);
-    nll += loss.nll_sum.item<double>();
-    tokens += static_cast<double>(loss.tokens);
-  }
-  return tokens > 0 ? nll / tokens : std::nan("");
-}
-
-void SftTrainer::train(const std::function<void(const SftStepSummary&)>& on_step) {
+void SftTrainer::train(const std::function<void(const StepSummary&)>& on_step) {
   if (communicator_->is_main()) {
     metrics_ = start_run_logs(config_.run, config_.logging, config_.source, config_.resolved, step_, 0);
   }
   communicator_->barrier();
-  const int64_t first = step_;
-  const auto start = Clock::now();
-  while (step_ < config_.run.steps) {
-    SftStepSummary summary;
-    summary.metrics = step();
-    summary.step = step_;
-    summary.total_steps = config_.run.steps;
-    const double per_step = std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(step_ - first);
-    summary.eta_seconds = per_step * static_cast<double>(config_.run.steps - step_);
-    const bool periodic = config_.checkpoint.every > 0 && step_ % config_.checkpoint.every == 0;
-    const bool final = step_ == config_.run.steps && config_.checkpoint.save_final;
-    if (periodic || final) summary.checkpoint = save_checkpoint();
-    if (on_step) on_step(summary);
-  }
+  run_steps(step_, config_.run.steps, config_.checkpoint, [this] { return step(); }, [this] { return save_checkpoint(); },
+            on_step);
 }
 
 }  // namespace precept::trainer

@@ -15,6 +15,7 @@
 #include "trainer/metrics.h"
 #include "trainer/optim/lr_schedule.h"
 #include "trainer/prompt_data.h"
+#include "trainer/run_parts.h"
 #include "trainer/sft_data.h"
 
 #include <functional>
@@ -24,25 +25,15 @@
 
 namespace precept::trainer {
 
-struct SftStepSummary {
-  int64_t step = 0, total_steps = 0;
-  Metrics metrics;  // "loss/sft", "sft/tokens", "optim/grad_norm", "optim/lr", "time/step", ...
-  double eta_seconds = 0.0;
-  std::string checkpoint;
-};
-
 class SftTrainer {
  public:
   SftTrainer(SftConfig config, std::shared_ptr<Communicator> communicator);
   ~SftTrainer();
 
   void resume(const std::string& path);  // a checkpoint folder, or a run folder's latest
-  void train(const std::function<void(const SftStepSummary&)>& on_step = {});
+  void train(const std::function<void(const StepSummary&)>& on_step = {});
   Metrics step();
   std::string save_checkpoint();
-
-  // The mean assistant-token cross-entropy of `examples` (no gradient), e.g. on held-out chats.
-  double evaluate(const std::vector<SftExample>& examples);
 
   int64_t current_step() const { return step_; }
   lm::TransformerImpl& model() { return *model_.model; }

@@ -30,7 +30,7 @@ int sft_with(trainer::SftConfig config, std::shared_ptr<trainer::Communicator> c
               << " chats, " << communicator->world_size() << " rank(s) (" << communicator->backend() << "), output in "
               << run.run.output_dir << "\n";
   }
-  trainer.train([&](const trainer::SftStepSummary& summary) {
+  trainer.train([&](const trainer::StepSummary& summary) {
     if (!main) return;
     const auto& m = summary.metrics;
     std::fprintf(stderr, "[sft] step %lld/%lld | loss %.4f | %0.f target tokens | grad %.3f | lr %.2e | %.0f tok/s | ETA %s%s\n",
