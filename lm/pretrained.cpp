@@ -41,7 +41,11 @@ void load_weights(TransformerImpl& model, const fs::path& dir) {
   // A tied checkpoint may still carry lm_head.weight (transformers ignores it); so do we.
   if (config.tie_word_embeddings) available.erase("lm_head.weight");
 
-  auto parameters = model.named_parameters();
+  // A model with adapters attached loads its base here; the adapters have their own files.
+  torch::OrderedDict<std::string, at::Tensor> parameters;
+  for (const auto& item : model.named_parameters()) {
+    if (!is_adapter_parameter(item.key())) parameters.insert(item.key(), item.value());
+  }
   std::vector<std::string> missing, mismatched;
   for (const auto& item : parameters) {
     if (!available.count(item.key())) missing.push_back(item.key());
@@ -165,7 +169,9 @@ Pretrained open_pretrained(const fs::path& dir, const OpenOptions& options) {
 
 std::vector<std::pair<std::string, at::Tensor>> state_dict_for_save(TransformerImpl& model) {
   std::vector<std::pair<std::string, at::Tensor>> tensors;
-  for (const auto& item : model.named_parameters()) tensors.push_back({item.key(), item.value().detach()});
+  for (const auto& item : model.named_parameters()) {
+    if (!is_adapter_parameter(item.key())) tensors.push_back({item.key(), item.value().detach()});
+  }
   return tensors;
 }
 

@@ -15,6 +15,17 @@ LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias
 }
 
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
+  at::Tensor out = base_forward(x);
+  if (!lora_A || !adapter_enabled) return out;
+  // peft's LoRA Linear.forward: the input cast to the adapter's dtype, B(A(dropout(x))) * scale
+  // added to the base result (promoting it to the adapter's dtype), the sum cast back.
+  at::Tensor h = x.scalar_type() == lora_A->weight.scalar_type() ? x : x.to(lora_A->weight.scalar_type());
+  if (adapter_dropout > 0.0 && is_training() && at::GradMode::is_enabled()) h = at::dropout(h, adapter_dropout, true);
+  at::Tensor sum = out + lora_B->base_forward(lora_A->base_forward(h)) * adapter_scale;
+  return sum.scalar_type() == out.scalar_type() ? sum : sum.to(out.scalar_type());
+}
+
+at::Tensor LinearImpl::base_forward(const at::Tensor& x) {
   // Decode on CPU multiplies a few rows by a large weight. MKL's sgemm then packs (copies) the
   // whole weight on every call; computing (W x^T)^T streams the weight once instead and is
   // 1.3-2x faster for 2-64 rows (bench/generate_bench.py). Other shapes and devices: at::linear.
@@ -27,6 +38,10 @@ at::Tensor LinearImpl::forward(const at::Tensor& x) {
     return out.view(shape);
   }
   return at::linear(x, weight, bias);
+}
+
+bool is_adapter_parameter(const std::string& name) {
+  return name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos;
 }
 
 EmbeddingImpl::EmbeddingImpl(int64_t vocab_size, int64_t dim, const at::TensorOptions& options) {
@@ -235,9 +250,10 @@ struct RecomputedLayer : public torch::autograd::Function<RecomputedLayer> {
                             const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask, bool is_causal) {
     auto* layer = reinterpret_cast<DecoderLayerImpl*>(layer_address);
     context->save_for_backward({x, cos, sin, mask});
+    const at::Tensor& mask_or_none = mask.numel() == 0 ? at::Tensor() : mask;
     context->saved_data["layer"] = layer_address;
     context->saved_data["is_causal"] = is_causal;
-    return layer->forward(x, cos, sin, mask, is_causal);
+    return layer->forward(x, cos, sin, mask_or_none, is_causal);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
@@ -247,7 +263,8 @@ struct RecomputedLayer : public torch::autograd::Function<RecomputedLayer> {
     at::Tensor x = saved[0].detach().requires_grad_(true);
     {
       at::AutoGradMode grad_on(true);
-      at::Tensor out = layer->forward(x, saved[1], saved[2], saved[3], context->saved_data["is_causal"].toBool());
+      const at::Tensor mask = saved[3].numel() == 0 ? at::Tensor() : saved[3];
+      at::Tensor out = layer->forward(x, saved[1], saved[2], mask, context->saved_data["is_causal"].toBool());
       torch::autograd::backward({out}, {grad_outputs[0]});
     }
     return {x.grad(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
@@ -261,11 +278,18 @@ at::Tensor TransformerImpl::run_layers(const at::Tensor& input, const at::Tensor
   at::Tensor x = input;
   auto [cos, sin] = rope_.tables(positions, x.scalar_type());
   const bool recompute = recompute_ && !cache && at::GradMode::is_enabled();
+  // A recomputed layer passes gradients on only when its input requires them; with a frozen
+  // embedding (LoRA) it does not, so the first layer's input is made a leaf that does.
+  if (recompute && !x.requires_grad()) x = x.detach().requires_grad_(true);
   for (size_t i = 0; i < model->layers->size(); ++i) {
     const at::Tensor& layer_mask = config_.sliding_window[i] > 0 ? mask.windowed : mask.full;
     auto* layer = model->layers[i]->as<DecoderLayer>();
     if (recompute) {
-      x = RecomputedLayer::apply(x, reinterpret_cast<int64_t>(layer), cos, sin, layer_mask, mask.causal);
+      // An autograd Function takes no undefined tensor: plain causal attention (no mask) goes in
+      // as an empty one.
+      x = RecomputedLayer::apply(x, reinterpret_cast<int64_t>(layer), cos, sin,
+                                 layer_mask.defined() ? layer_mask : at::empty({0}, x.options().dtype(at::kBool)),
+                                 mask.causal);
     } else {
       x = layer->forward(x, cos, sin, layer_mask, mask.causal, cache, i);
     }

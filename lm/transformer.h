@@ -12,19 +12,37 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/pimpl.h>
 
+#include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace precept::lm {
 
 // y = x W^T (+ b). Parameters are created uninitialised with the given options; a model's
 // weights come from a checkpoint or from Transformer::init_random.
+//
+// A Linear may carry a low-rank adapter (policy/lora.h attaches it, nothing here creates one):
+// then y = x W^T (+ b) + scale * B(A(dropout(x))), with A [r, in] and B [out, r] registered as
+// submodules `lora_A` and `lora_B`, so that their parameters are named
+// "<module>.lora_A.weight" as peft names them. As peft does for a bf16 or fp16 base, the adapter
+// may be kept in fp32: x is cast to the adapter's dtype and the sum cast back to the base's.
+// Dropout acts only in training mode with gradients on (rollouts and reference log-probs see
+// none). With `adapter_enabled` false the layer is its base alone.
 class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(int64_t in_features, int64_t out_features, bool bias, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x);  // [..., in] -> [..., out]
   at::Tensor weight;                        // [out, in]
   at::Tensor bias;                          // [out] or undefined
+
+  std::shared_ptr<LinearImpl> lora_A, lora_B;  // null without an adapter
+  double adapter_scale = 0.0;                  // alpha / r, or alpha / sqrt(r) (rsLoRA)
+  double adapter_dropout = 0.0;
+  bool adapter_enabled = true;
+
+ private:
+  at::Tensor base_forward(const at::Tensor& x);
 };
 TORCH_MODULE(Linear);
 
@@ -174,5 +192,10 @@ class TransformerImpl : public torch::nn::Module {
   bool recompute_ = false;
 };
 TORCH_MODULE(Transformer);
+
+// True for the parameters of a low-rank adapter ("....lora_A.weight", "....lora_B.weight"):
+// they are not part of the model's own checkpoint (lm/pretrained.h skips them) but of an
+// adapter's (policy/lora.h).
+bool is_adapter_parameter(const std::string& name);
 
 }  // namespace precept::lm

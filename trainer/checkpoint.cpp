@@ -2,6 +2,7 @@
 
 #include "lm/pretrained.h"
 #include "lm/safetensors.h"
+#include "policy/lora.h"
 #include "core/files.h"
 
 #include <ATen/ATen.h>
@@ -45,17 +46,21 @@ CheckpointManager::CheckpointManager(fs::path output_dir, int64_t keep_last)
 
 fs::path CheckpointManager::save(int64_t step, lm::TransformerImpl& model, const fs::path& model_source,
                                  const std::map<std::string, at::Tensor>& optimizer_state, const nlohmann::json& state,
-                                 std::optional<c10::ScalarType> dtype) {
+                                 std::optional<c10::ScalarType> dtype, const std::optional<policy::LoraConfig>& lora) {
   fs::create_directories(root_);
   const fs::path final_dir = root_ / step_name(step);
   const fs::path partial = root_ / ("." + step_name(step) + ".partial-" + std::to_string(::getpid()));
   fs::remove_all(partial);
   fs::create_directories(partial);
   try {
-    lm::SaveOptions save;
-    save.dtype = dtype;
-    save.source_dir = model_source;
-    lm::save_pretrained(model, partial / "model", save);
+    if (lora) {
+      policy::save_adapter(model, *lora, partial / "adapter", fs::absolute(model_source).string(), dtype);
+    } else {
+      lm::SaveOptions save;
+      save.dtype = dtype;
+      save.source_dir = model_source;
+      lm::save_pretrained(model, partial / "model", save);
+    }
     lm::NamedTensors tensors;
     for (const auto& [name, tensor] : optimizer_state) tensors.push_back({name, tensor.detach().cpu()});
     lm::write_safetensors(partial / "optimizer.safetensors", tensors);
@@ -108,6 +113,8 @@ std::optional<fs::path> CheckpointManager::latest() const {
   return std::nullopt;
 }
 
+bool CheckpointContents::has_adapter() const { return fs::exists(adapter_dir() / policy::kAdapterConfigFile); }
+
 CheckpointContents load_checkpoint(const fs::path& path) {
   fs::path dir = path;
   if (!fs::exists(dir / "trainer_state.json")) {
@@ -123,7 +130,9 @@ CheckpointContents load_checkpoint(const fs::path& path) {
   contents.dir = dir;
   contents.state = core::read_json_file(dir / "trainer_state.json");
   if (!contents.state.contains("step")) throw std::runtime_error((dir / "trainer_state.json").string() + ": no \"step\"");
-  if (!fs::exists(dir / "model" / "config.json")) throw std::runtime_error(dir.string() + ": no model/config.json");
+  if (!fs::exists(dir / "model" / "config.json") && !contents.has_adapter()) {
+    throw std::runtime_error(dir.string() + ": neither model/config.json nor adapter/" + policy::kAdapterConfigFile);
+  }
   const fs::path optimizer = dir / "optimizer.safetensors";
   if (!fs::exists(optimizer)) throw std::runtime_error(optimizer.string() + ": missing");
   lm::SafetensorsFile file(optimizer);

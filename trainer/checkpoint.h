@@ -7,6 +7,7 @@
 #pragma once
 
 #include "lm/transformer.h"
+#include "policy/lora_config.h"
 
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,8 @@ struct CheckpointContents {
   nlohmann::json state;                        // trainer_state.json
   std::map<std::string, at::Tensor> optimizer;  // optimizer.safetensors, by name
   std::filesystem::path model_dir() const { return dir / "model"; }
+  std::filesystem::path adapter_dir() const { return dir / "adapter"; }  // LoRA runs: peft's format
+  bool has_adapter() const;
 };
 
 class CheckpointManager {
@@ -32,11 +35,13 @@ class CheckpointManager {
 
   // Writes checkpoint `step` and returns its folder. `model_source` supplies the tokenizer and
   // generation files copied next to the weights. The model is written in `dtype` (fp32 keeps
-  // resumption exact). Older checkpoints beyond keep_last are removed after the new one is in
-  // place.
+  // resumption exact). With `lora` only the adapters are written, as a peft adapter folder
+  // `adapter/` (the base is the unchanged `model_source`). Older checkpoints beyond keep_last
+  // are removed after the new one is in place.
   std::filesystem::path save(int64_t step, lm::TransformerImpl& model, const std::filesystem::path& model_source,
                              const std::map<std::string, at::Tensor>& optimizer_state, const nlohmann::json& state,
-                             std::optional<c10::ScalarType> dtype = std::nullopt);
+                             std::optional<c10::ScalarType> dtype = std::nullopt,
+                             const std::optional<policy::LoraConfig>& lora = std::nullopt);
 
   // The newest complete checkpoint (from `latest`, else the highest step folder), if any.
   std::optional<std::filesystem::path> latest() const;

@@ -125,6 +125,41 @@ PolicySection read_policy(const core::TomlSection& section) {
   policy.recompute = section.get_bool("recompute", policy.recompute);
   policy.logprob_chunk = section.get_int("logprob_chunk", policy.logprob_chunk);
   positive(section, "logprob_chunk", static_cast<double>(policy.logprob_chunk));
+  if (section.has("lora")) {
+    const core::TomlSection lora = section.section("lora");
+    policy::LoraConfig config;
+    config.r = lora.get_int("r", config.r);
+    positive(lora, "r", static_cast<double>(config.r));
+    config.alpha = lora.get_double("alpha", config.alpha);
+    positive(lora, "alpha", config.alpha);
+    config.dropout = lora.get_double("dropout", config.dropout);
+    if (!(config.dropout >= 0.0 && config.dropout < 1.0)) lora.fail("dropout", "must be in [0, 1)");
+    config.rslora = lora.get_bool("rslora", config.rslora);
+    if (lora.has("target_modules")) {
+      config.target_modules = lora.get_strings("target_modules");
+      if (config.target_modules.empty()) lora.fail("target_modules", "must name at least one module (or be \"all-linear\")");
+      // "q_proj,v_proj" as one string, as a command line would write it.
+      std::vector<std::string> names;
+      for (const auto& item : config.target_modules) {
+        size_t start = 0;
+        while (start <= item.size()) {
+          const size_t comma = std::min(item.find(',', start), item.size());
+          std::string name = item.substr(start, comma - start);
+          name.erase(0, name.find_first_not_of(" \t"));
+          name.erase(name.find_last_not_of(" \t") + 1);
+          if (name.empty()) lora.fail("target_modules", "holds an empty module name");
+          names.push_back(name);
+          start = comma + 1;
+        }
+      }
+      config.target_modules = names;
+    }
+    if (config.dropout > 0.0 && policy.recompute) {
+      lora.fail("dropout", "must be 0 with policy.recompute = true (a recomputed layer would draw other dropout masks)");
+    }
+    lora.finish();
+    policy.lora = config;
+  }
   section.finish();
   return policy;
 }

@@ -6,6 +6,7 @@
 // Not the reading machinery (core/toml_reader.h) and not the trainer (trainer/grpo_trainer.h).
 #pragma once
 
+#include "policy/lora_config.h"
 #include "trainer/advantages.h"
 #include "trainer/dist/process_group.h"
 #include "trainer/kl.h"
@@ -36,6 +37,9 @@ struct PolicySection {
   std::string dtype = "";          // "" = float32 on CPU, bfloat16 on GPU
   bool recompute = false;          // activation recomputation per decoder block
   int64_t logprob_chunk = 1024;    // tokens per chunk of the fp32 log-softmax
+  // [policy.lora]: train LoRA adapters instead of the weights (docs/lora.md); absent = full
+  // fine-tuning. With it the reference is the base model with the adapters off.
+  std::optional<policy::LoraConfig> lora;
 };
 
 struct DataSection {

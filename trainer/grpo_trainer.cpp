@@ -41,8 +41,10 @@ GrpoTrainer::GrpoTrainer(RunConfig config, std::shared_ptr<Communicator> communi
       communicator_(std::move(communicator)),
       device_(run_device(config_.run.device, communicator_->local_rank())) {
   if (config_.run.threads > 0) at::set_num_threads(static_cast<int>(config_.run.threads));
-  policy_ = open_trained_model(config_.policy, config_.source, device_, *communicator_, chat_needed(config_));
-  if (config_.algorithm.kl_mode != KlMode::none) reference_ = frozen_reference(config_, policy_);
+  policy_ = open_trained_model(config_.policy, config_.source, device_, *communicator_, chat_needed(config_), config_.run.seed);
+  // The reference: with LoRA the policy itself with its adapters off (no second model), else a
+  // frozen copy of the start.
+  if (config_.algorithm.kl_mode != KlMode::none && !config_.policy.lora) reference_ = frozen_reference(config_, policy_);
   const text::ChatTemplate* chat = policy_.chat_template ? &*policy_.chat_template : nullptr;
   if (config_.task.kind == "judge") {
     data_ = std::make_unique<PromptDataset>(judge_task_examples(config_, *policy_.tokenizer, *chat),
@@ -80,19 +82,23 @@ nlohmann::json GrpoTrainer::trainer_state() const {
 
 std::string GrpoTrainer::save_checkpoint() {
   return save_loop_checkpoint(*communicator_, *optimizer_, checkpoints_.get(), metrics_.get(), *policy_.model,
-                              config_.policy.model, step_, trainer_state());
+                              config_.policy, step_, trainer_state());
 }
 
 void GrpoTrainer::resume(const std::string& path) {
-  const LoopPosition position = resume_loop(path, "grpo", *policy_.model, *optimizer_, *communicator_, config_.run.steps);
+  const LoopPosition position =
+      resume_loop(path, "grpo", *policy_.model, config_.policy, *optimizer_, *communicator_, config_.run.steps);
   sampler_->restore(position.data);
   step_ = position.step;
   optimizer_steps_ = position.optimizer_steps;
 }
 
 StepContext GrpoTrainer::step_context() {
-  return StepContext{config_,  *communicator_, device_,  *policy_.model, reference_ ? reference_.get() : nullptr,
-                     *generator_, *policy_.tokenizer, *data_, *reward_, policy_.stop_ids, step_ + 1};
+  const bool lora_reference = config_.algorithm.kl_mode != KlMode::none && config_.policy.lora.has_value();
+  lm::TransformerImpl* reference = lora_reference ? policy_.model.get() : (reference_ ? reference_.get() : nullptr);
+  return StepContext{config_,     *communicator_,     device_, *policy_.model, reference,
+                     *generator_, *policy_.tokenizer, *data_,  *reward_,       policy_.stop_ids,
+                     step_ + 1,   lora_reference};
 }
 
 Metrics GrpoTrainer::step() {

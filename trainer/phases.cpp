@@ -3,6 +3,7 @@
 
 #include "core/random_streams.h"
 #include "policy/logprobs.h"
+#include "policy/lora.h"
 #include "policy/sequences.h"
 #include "trainer/advantages.h"
 #include "trainer/kl.h"
@@ -173,7 +174,10 @@ void old_and_reference_logprobs(const StepContext& context, Trajectory& trajecto
       const policy::SequenceBatch batch = sequence_batch(context, trajectory, members);
       at::Tensor old, ref;
       if (need_old) old = policy::sequence_logprobs(context.policy, batch, options).logprobs;
-      if (need_reference) ref = policy::sequence_logprobs(*context.reference, batch, options).logprobs;
+      if (need_reference) {
+        const policy::LoraDisabled base(*context.reference, context.reference_is_base);
+        ref = policy::sequence_logprobs(*context.reference, batch, options).logprobs;
+      }
       for (size_t i = 0; i < members.size(); ++i) {
         const int64_t length = trajectory.length(members[i]);
         if (need_old) trajectory.old_logprobs[members[i]] = old[static_cast<int64_t>(i)].narrow(0, 0, length).clone();

@@ -31,13 +31,14 @@ struct StepContext {
   Communicator& communicator;
   c10::Device device;
   lm::TransformerImpl& policy;
-  lm::TransformerImpl* reference;  // the frozen reference; null when KL is off
+  lm::TransformerImpl* reference;  // the frozen reference (with LoRA: `policy`); null when KL is off
   rollout::Generator& generator;
   const text::Tokenizer& tokenizer;
   const PromptDataset& data;
   reward::Reward& reward;
   const std::vector<int64_t>& stop_ids;
   int64_t step;  // 1-based number of the step being taken
+  bool reference_is_base = false;  // LoRA: the reference is the policy with its adapters off
 };
 
 // G responses for each of `prompts` (dataset indices) from the policy itself (no grad, KV

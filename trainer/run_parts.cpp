@@ -1,6 +1,8 @@
 // The shared parts of a training run; see run_parts.h.
 #include "trainer/run_parts.h"
 
+#include "policy/lora.h"
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -18,7 +20,7 @@ c10::Device run_device(const std::string& name, int local_rank) {
 }
 
 lm::Pretrained open_trained_model(const PolicySection& policy, const std::string& source, c10::Device device,
-                                  Communicator& communicator, const std::string& chat_needed) {
+                                  Communicator& communicator, const std::string& chat_needed, uint64_t seed) {
   lm::OpenOptions options;
   options.load.dtype = policy.dtype.empty() ? c10::kFloat : lm::dtype_from_name(policy.dtype, source + ": policy.dtype");
   options.load.device = device;
@@ -26,6 +28,7 @@ lm::Pretrained open_trained_model(const PolicySection& policy, const std::string
   if (!chat_needed.empty()) opened.require_chat_template(chat_needed);
   opened.model->train();
   opened.model->set_recompute(policy.recompute);
+  if (policy.lora) policy::attach_lora(*opened.model, *policy.lora, seed);
   // Every rank starts from rank 0's weights.
   std::vector<at::Tensor> parameters;
   for (auto& p : opened.model->parameters()) parameters.push_back(p.data());
@@ -92,12 +95,12 @@ nlohmann::json loop_state(const LoopPosition& position, const RunSection& run, c
 }
 
 std::string save_loop_checkpoint(Communicator& communicator, DataParallelOptimizer& optimizer, CheckpointManager* checkpoints,
-                                 MetricsLogger* metrics, lm::TransformerImpl& model, const std::string& model_source,
+                                 MetricsLogger* metrics, lm::TransformerImpl& model, const PolicySection& policy,
                                  int64_t step, const nlohmann::json& state) {
   std::string folder;
   const auto optimizer_state = optimizer.state();  // a collective under ZeRO-1: every rank takes part
   if (communicator.is_main()) {
-    folder = checkpoints->save(step, model, model_source, optimizer_state, state).string();
+    folder = checkpoints->save(step, model, policy.model, optimizer_state, state, std::nullopt, policy.lora).string();
     if (metrics) metrics->sync();
   }
   communicator.barrier();
@@ -105,7 +108,8 @@ std::string save_loop_checkpoint(Communicator& communicator, DataParallelOptimiz
 }
 
 LoopPosition resume_loop(const std::string& path, const std::string& loop, lm::TransformerImpl& model,
-                         DataParallelOptimizer& optimizer, Communicator& communicator, int64_t total_steps) {
+                         const PolicySection& policy, DataParallelOptimizer& optimizer, Communicator& communicator,
+                         int64_t total_steps) {
   CheckpointContents checkpoint = load_checkpoint(path);
   const auto& state = checkpoint.state;
   const std::string written_by = state.value("loop", std::string("grpo"));  // before `loop` was recorded: GRPO's
@@ -120,7 +124,25 @@ LoopPosition resume_loop(const std::string& path, const std::string& loop, lm::T
     std::fprintf(stderr, "[precept] resuming a %lld-rank checkpoint on %d rank(s)\n", static_cast<long long>(world),
                  communicator.world_size());
   }
-  lm::load_weights(model, checkpoint.model_dir());
+  if (checkpoint.has_adapter() != policy.lora.has_value()) {
+    throw std::runtime_error(checkpoint.dir.string() + (checkpoint.has_adapter()
+                                                            ? " holds a LoRA adapter, and the recipe has no [policy.lora]"
+                                                            : " holds a full model, and the recipe trains LoRA adapters ([policy.lora])"));
+  }
+  if (policy.lora) {
+    const policy::LoraConfig saved = policy::read_adapter_config(checkpoint.adapter_dir());
+    const policy::LoraConfig& wanted = *policy.lora;
+    if (saved.r != wanted.r || saved.alpha != wanted.alpha || saved.rslora != wanted.rslora || saved.dropout != wanted.dropout) {
+      throw std::runtime_error(checkpoint.adapter_dir().string() + ": the adapter has r " + std::to_string(saved.r) +
+                               ", alpha " + std::to_string(saved.alpha) + ", rslora " + (saved.rslora ? "true" : "false") +
+                               ", dropout " + std::to_string(saved.dropout) + "; [policy.lora] says r " +
+                               std::to_string(wanted.r) + ", alpha " + std::to_string(wanted.alpha) + ", rslora " +
+                               (wanted.rslora ? "true" : "false") + ", dropout " + std::to_string(wanted.dropout));
+    }
+    policy::load_adapter_weights(model, checkpoint.adapter_dir());
+  } else {
+    lm::load_weights(model, checkpoint.model_dir());
+  }
   optimizer.load_state(checkpoint.optimizer);
   restore_cpu_generator(state);
   LoopPosition position;

@@ -28,9 +28,10 @@ namespace precept::trainer {
 c10::Device run_device(const std::string& name, int local_rank);
 
 // [policy]'s model in training mode on `device`, rank 0's weights broadcast to every rank.
-// `chat_needed`: why the loop needs a chat template (empty: it does not), for the error.
+// With [policy.lora] the weights are frozen and adapters attached (A seeded by `seed`), so only
+// the adapters train. `chat_needed`: why the loop needs a chat template (empty: it does not).
 lm::Pretrained open_trained_model(const PolicySection& policy, const std::string& source, c10::Device device,
-                                  Communicator& communicator, const std::string& chat_needed);
+                                  Communicator& communicator, const std::string& chat_needed, uint64_t seed);
 
 // [optim]'s schedule over `total_optimizer_steps`, validated.
 LrSchedule lr_schedule_of(const OptimSection& optim, int64_t total_optimizer_steps);
@@ -60,16 +61,19 @@ nlohmann::json loop_state(const LoopPosition& position, const RunSection& run, c
 
 // Writes a checkpoint (rank 0 writes, every rank takes part in gathering the optimizer state and
 // waits); returns its folder on rank 0, "" elsewhere.
+// With `lora`, the checkpoint holds the adapter (peft's format) instead of the model.
 std::string save_loop_checkpoint(Communicator& communicator, DataParallelOptimizer& optimizer, CheckpointManager* checkpoints,
-                                 MetricsLogger* metrics, lm::TransformerImpl& model, const std::string& model_source,
+                                 MetricsLogger* metrics, lm::TransformerImpl& model, const PolicySection& policy,
                                  int64_t step, const nlohmann::json& state);
 
-// Loads a checkpoint of `loop` into the model, the optimizer and the CPU generator, and returns
+// Loads a checkpoint of `loop` into the model (its weights, or with `lora` its adapter, whose
+// configuration must equal the recipe's), the optimizer and the CPU generator, and returns
 // where it stood. Throws naming the folder when another loop wrote it, or when it is already at
 // `total_steps`. A checkpoint of another world size is accepted (its state is complete and the
 // randomness is global), with a note on stderr.
 LoopPosition resume_loop(const std::string& path, const std::string& loop, lm::TransformerImpl& model,
-                         DataParallelOptimizer& optimizer, Communicator& communicator, int64_t total_steps);
+                         const PolicySection& policy, DataParallelOptimizer& optimizer, Communicator& communicator,
+                         int64_t total_steps);
 
 // What the command line shows after each step of a loop.
 struct StepSummary {

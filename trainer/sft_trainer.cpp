@@ -58,7 +58,7 @@ SftTrainer::SftTrainer(SftConfig config, std::shared_ptr<Communicator> communica
     throw std::runtime_error(config_.source + ": sft.batch_size = " + std::to_string(config_.sft.batch_size) +
                              " must be a multiple of the world size " + std::to_string(communicator_->world_size()));
   }
-  model_ = open_trained_model(config_.policy, config_.source, device_, *communicator_, "precept sft (chats)");
+  model_ = open_trained_model(config_.policy, config_.source, device_, *communicator_, "precept sft (chats)", config_.run.seed);
   data_ = read_sft_data(config_.data, *model_.tokenizer, *model_.chat_template);
   sampler_ = std::make_unique<PromptSampler>(data_.size(), config_.run.seed, config_.data.shuffle);
   optimizer_ = make_optimizer(*model_.model, communicator_, config_.optim, config_.distributed);
@@ -79,11 +79,11 @@ nlohmann::json SftTrainer::trainer_state() const {
 
 std::string SftTrainer::save_checkpoint() {
   return save_loop_checkpoint(*communicator_, *optimizer_, checkpoints_.get(), metrics_.get(), *model_.model,
-                              config_.policy.model, step_, trainer_state());
+                              config_.policy, step_, trainer_state());
 }
 
 void SftTrainer::resume(const std::string& path) {
-  const LoopPosition position = resume_loop(path, "sft", *model_.model, *optimizer_, *communicator_, config_.run.steps);
+  const LoopPosition position = resume_loop(path, "sft", *model_.model, config_.policy, *optimizer_, *communicator_, config_.run.steps);
   sampler_->restore(position.data);
   step_ = position.step;
   optimizer_steps_ = position.optimizer_steps;

@@ -13,7 +13,28 @@ struct NamedParameter {
   std::string name;
   at::Tensor tensor;
   int64_t offset = 0;  // in the flat buffer (ZeRO-1)
+  at::Tensor master;   // replicated, for a parameter that is not fp32: its fp32 master copy
 };
+
+constexpr const char* kMasterSuffix = ".master";
+
+bool has_suffix(const std::string& name, const std::string& suffix) {
+  return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The optimizer state without the masters, and the masters by parameter name.
+std::pair<std::map<std::string, at::Tensor>, std::map<std::string, at::Tensor>> split_masters(
+    const std::map<std::string, at::Tensor>& state) {
+  std::map<std::string, at::Tensor> adam, masters;
+  for (const auto& [name, tensor] : state) {
+    if (has_suffix(name, kMasterSuffix)) {
+      masters[name.substr(0, name.size() - std::string(kMasterSuffix).size())] = tensor;
+    } else {
+      adam[name] = tensor;
+    }
+  }
+  return {adam, masters};
+}
 
 }  // namespace
 
@@ -52,9 +73,20 @@ DataParallelOptimizer::DataParallelOptimizer(lm::TransformerImpl& model, std::sh
   int64_t total = 0;
   for (auto& p : impl_->parameters) total += p.tensor.numel();
   memory_.parameters = total;
+  if (impl_->parameters.empty()) throw std::runtime_error("DataParallelOptimizer: the model has no trainable parameter");
   if (!zero1_) {
+    // AdamW updates fp32 tensors only: a bf16 or fp16 parameter is updated through an fp32
+    // master copy, which the parameter then takes, rounded (an update of 1e-6 relative would
+    // vanish in bf16's 8 bits of mantissa).
+    at::NoGradGuard no_grad;
     for (auto& p : impl_->parameters) {
-      impl_->adam->add(p.name, p.tensor, uses_weight_decay(p.name) ? options.weight_decay : 0.0);
+      at::Tensor target = p.tensor;
+      if (p.tensor.scalar_type() != at::kFloat && p.tensor.scalar_type() != at::kDouble) {
+        p.master = p.tensor.detach().to(at::kFloat).clone();
+        target = p.master;
+        memory_.buffer_bytes_per_rank += p.tensor.numel() * 4;
+      }
+      impl_->adam->add(p.name, target, uses_weight_decay(p.name) ? options.weight_decay : 0.0);
     }
     memory_.state_bytes_per_rank = 2 * total * 4;
     return;
@@ -138,13 +170,22 @@ DataParallelStep DataParallelOptimizer::step(double lr, double max_grad_norm, do
     std::vector<at::Tensor> grads;
     for (auto& p : impl_->parameters) grads.push_back(p.tensor.grad());
     communicator.all_reduce_sum(grads);
-    const GradientNorm norm = gradient_norm(grads);
+    // Norm, clipping and step on fp32 gradients (a master's gradient is its parameter's, upcast).
+    std::vector<at::Tensor> update;
+    for (size_t i = 0; i < grads.size(); ++i) {
+      update.push_back(impl_->parameters[i].master.defined() ? grads[i].to(at::kFloat) : grads[i]);
+    }
+    const GradientNorm norm = gradient_norm(update);
     result.grad_norm = norm.value;
     result.finite = norm.finite && result.nonfinite_losses == 0;
     if (!norm.nonfinite_tensors.empty()) result.first_nonfinite = impl_->parameters[norm.nonfinite_tensors.front()].name;
     if (!result.finite) return result;
-    if (max_grad_norm > 0) scale_gradients_to_norm(grads, max_grad_norm, norm.total);
-    impl_->adam->step(lr);
+    if (max_grad_norm > 0) scale_gradients_to_norm(update, max_grad_norm, norm.total);
+    impl_->adam->step(lr, update);
+    at::NoGradGuard no_grad;
+    for (auto& p : impl_->parameters) {
+      if (p.master.defined()) p.tensor.copy_(p.master);
+    }
     return result;
   }
 
@@ -190,7 +231,13 @@ DataParallelStep DataParallelOptimizer::step(double lr, double max_grad_norm, do
 }
 
 std::map<std::string, at::Tensor> DataParallelOptimizer::state() {
-  if (!zero1_) return impl_->adam->state();
+  if (!zero1_) {
+    std::map<std::string, at::Tensor> out = impl_->adam->state();
+    for (const auto& p : impl_->parameters) {
+      if (p.master.defined()) out[p.name + kMasterSuffix] = p.master;
+    }
+    return out;
+  }
   Communicator& communicator = *impl_->communicator;
   const int64_t world = communicator.world_size(), begin = communicator.rank() * impl_->shard;
   std::map<std::string, at::Tensor> local = impl_->adam->state();
@@ -220,13 +267,60 @@ std::map<std::string, at::Tensor> DataParallelOptimizer::state() {
   } else {
     out.clear();  // nothing has stepped yet, as AdamW::state() reports
   }
+  if (impl_->master_shard.data_ptr() != impl_->flat_parameters.narrow(0, begin, impl_->shard).data_ptr()) {
+    // bf16 parameters: the fp32 masters, gathered, so that a resume continues from them exactly.
+    at::Tensor full = at::zeros({impl_->shard * world}, at::kFloat);
+    communicator.all_gather(full, impl_->master_shard.clone());
+    for (const auto& p : impl_->parameters) {
+      out[p.name + kMasterSuffix] = full.narrow(0, p.offset, p.tensor.numel()).view(p.tensor.sizes()).clone();
+    }
+  }
   return out;
 }
 
-void DataParallelOptimizer::load_state(const std::map<std::string, at::Tensor>& state) {
+void DataParallelOptimizer::load_state(const std::map<std::string, at::Tensor>& full_state) {
+  const auto split = split_masters(full_state);
+  const std::map<std::string, at::Tensor>& state = split.first;
+  const std::map<std::string, at::Tensor>& masters = split.second;
+  // The masters of a checkpoint must be those of parameters this optimizer keeps masters for
+  // (a checkpoint written without them, e.g. of an fp32 run, leaves the masters at the weights).
+  auto master_of = [&](const NamedParameter& p) -> at::Tensor {
+    auto it = masters.find(p.name);
+    if (it == masters.end()) return {};
+    if (it->second.numel() != p.tensor.numel()) {
+      throw std::runtime_error("optimizer state: " + p.name + kMasterSuffix + " has " + std::to_string(it->second.numel()) +
+                               " elements, the parameter " + std::to_string(p.tensor.numel()));
+    }
+    return it->second.to(at::kFloat);
+  };
+  for (const auto& [name, tensor] : masters) {
+    bool known = false;
+    for (const auto& p : impl_->parameters) known = known || p.name == name;
+    if (!known) throw std::runtime_error("optimizer state: " + name + kMasterSuffix + " belongs to no trainable parameter");
+  }
+  at::NoGradGuard no_grad;
   if (!zero1_) {
     impl_->adam->load_state(state);
+    for (auto& p : impl_->parameters) {
+      if (!p.master.defined()) continue;
+      const at::Tensor master = master_of(p);
+      if (master.defined()) p.master.copy_(master.view(p.tensor.sizes()));
+      else p.master.copy_(p.tensor);
+      p.tensor.copy_(p.master);
+    }
     return;
+  }
+  const int64_t begin = impl_->communicator->rank() * impl_->shard;
+  const bool separate_masters =
+      impl_->master_shard.data_ptr() != impl_->flat_parameters.narrow(0, begin, impl_->shard).data_ptr();
+  if (separate_masters) {
+    for (const auto& piece : impl_->pieces) {
+      const auto& p = impl_->parameters[piece.parameter];
+      at::Tensor target = impl_->master_shard.narrow(0, p.offset + piece.begin - begin, piece.end - piece.begin);
+      const at::Tensor master = master_of(p);
+      if (master.defined()) target.copy_(master.reshape({-1}).narrow(0, piece.begin, piece.end - piece.begin));
+      else target.copy_(impl_->flat_parameters.narrow(0, p.offset + piece.begin, piece.end - piece.begin));
+    }
   }
   std::map<std::string, at::Tensor> local;
   for (const auto& piece : impl_->pieces) {

@@ -7,7 +7,12 @@
 //    become views into them), gradients are reduce-scattered, each rank updates only its
 //    1/world shard with AdamW state for that shard alone, and the parameters are all-gathered.
 // Both give the same numbers; checkpoints hold the full per-parameter state either way, so a
-// ZeRO-1 checkpoint loads without ZeRO-1 and the other way round. Not the loss, not the loop.
+// ZeRO-1 checkpoint loads without ZeRO-1 and the other way round. Only parameters that require
+// gradients are optimized (with LoRA, the adapters alone). AdamW always updates fp32 tensors:
+// a bf16 or fp16 parameter gets an fp32 master copy (replicated: one per parameter; ZeRO-1: the
+// rank's shard), its AdamW moments are fp32, and it takes its master's value, rounded, after
+// each step; the state holds the masters ("<name>.master") so that resuming is exact. Not the
+// loss, not the loop.
 #pragma once
 
 #include "lm/transformer.h"
@@ -32,7 +37,7 @@ struct DataParallelStep {
 struct OptimizerMemory {
   int64_t parameters = 0;            // elements in the model
   int64_t state_bytes_per_rank = 0;  // AdamW exp_avg + exp_avg_sq held by this rank
-  int64_t buffer_bytes_per_rank = 0; // extra flat buffers (ZeRO-1: none beyond the model's own)
+  int64_t buffer_bytes_per_rank = 0; // fp32 masters and ZeRO-1's fp32 gradient shard
 };
 
 class DataParallelOptimizer {
@@ -46,8 +51,9 @@ class DataParallelOptimizer {
   // every value is finite, clips to max_grad_norm (0 = no clipping) and steps at lr.
   DataParallelStep step(double lr, double max_grad_norm, double nonfinite_losses);
 
-  // Full per-parameter AdamW state ("<name>.exp_avg", "<name>.exp_avg_sq", "<name>.step"), the
-  // same on every rank (ZeRO-1 gathers the shards: a collective, call it on every rank).
+  // Full per-parameter AdamW state ("<name>.exp_avg", "<name>.exp_avg_sq", "<name>.step", and
+  // "<name>.master" for parameters with fp32 masters), the same on every rank (ZeRO-1 gathers
+  // the shards: a collective, call it on every rank).
   std::map<std::string, at::Tensor> state();
   void load_state(const std::map<std::string, at::Tensor>& state);
 
