@@ -5,6 +5,7 @@
 // --reference runs the slow full-recompute loop instead, for checking.
 #include "apps/commands/commands.h"
 #include "apps/commands/options.h"
+#include "policy/lora.h"
 #include "core/progress.h"
 #include "lm/model_config.h"
 #include "lm/pretrained.h"
@@ -23,13 +24,14 @@ namespace precept::apps {
 
 int cmd_generate(const std::vector<std::string>& args) {
   po::options_description options("options");
-  std::string model_dir, prompts_path, field, dtype_name, device_name, output_path, system_prompt;
+  std::string model_dir, prompts_path, field, dtype_name, device_name, output_path, system_prompt, adapter_dir;
   std::vector<std::string> prompt_texts, stop_strings;
   rollout::SamplingParams params;
   rollout::GeneratorConfig generator_config;
   int64_t samples = 1;
   options.add_options()
       ("model", po::value(&model_dir)->required(), "model directory (config.json, safetensors, tokenizer)")
+      ("adapter", po::value(&adapter_dir), "a peft LoRA adapter folder to apply, unmerged (e.g. a LoRA run's checkpoints/step-N/adapter)")
       ("prompt", po::value(&prompt_texts)->composing(), "prompt text (repeatable); none: one prompt of BOS alone")
       ("prompts", po::value(&prompts_path), "JSONL file: one prompt per line, text or chat messages")
       ("field", po::value(&field)->default_value("prompt"), "the JSONL field holding each prompt")
@@ -66,6 +68,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   lm::OpenOptions open;
   open.load = load;
   lm::Pretrained pretrained = lm::open_pretrained(model_dir, open);
+  if (!adapter_dir.empty()) policy::load_adapter(*pretrained.model, adapter_dir);
   lm::Transformer model = pretrained.model;
   const text::Tokenizer* tokenizer = pretrained.tokenizer.get();
   const auto& config = pretrained.config;
