@@ -6,6 +6,7 @@
 // and compare them with the fp32 path, so without masters they fail.
 #include "lm/llama2c.h"
 #include "lm/pretrained.h"
+#include "stories260k.h"
 #include "test_util.h"
 #include "trainer/dist/data_parallel.h"
 
@@ -17,15 +18,7 @@ using namespace precept;
 
 namespace {
 
-const fs::path& stories_model() {
-  static const fs::path dir = [] {
-    const fs::path assets = fs::path(PRECEPT_SHARED_DIR) / "assets" / "stories260K";
-    const fs::path out = precept::testing::temp_dir("masters_model") / "stories260K";
-    lm::convert_llama2c(assets / "stories260K.bin", assets / "tok512.bin", out);
-    return out;
-  }();
-  return dir;
-}
+const fs::path& stories_model() { return precept::testing::stories260k_model(); }
 
 // The stories260K weights rounded to bf16, held in `dtype`: the fp32 model starts exactly where
 // the bf16 one does.

@@ -10,6 +10,7 @@
 #include "lm/safetensors.h"
 #include "policy/lora.h"
 #include "policy/sequences.h"
+#include "stories260k.h"
 #include "test_util.h"
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
@@ -28,15 +29,7 @@ using namespace precept;
 
 namespace {
 
-const fs::path& stories_model() {
-  static const fs::path dir = [] {
-    const fs::path assets = fs::path(PRECEPT_SHARED_DIR) / "assets" / "stories260K";
-    const fs::path out = precept::testing::temp_dir("lora_model") / "stories260K";
-    lm::convert_llama2c(assets / "stories260K.bin", assets / "tok512.bin", out);
-    return out;
-  }();
-  return dir;
-}
+const fs::path& stories_model() { return precept::testing::stories260k_model(); }
 
 lm::Transformer load(c10::ScalarType dtype = c10::kFloat) {
   lm::LoadOptions options;

@@ -5,6 +5,7 @@
 #include "lm/llama2c.h"
 #include "lm/pretrained.h"
 #include "lm/safetensors.h"
+#include "stories260k.h"
 #include "test_util.h"
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
@@ -20,16 +21,7 @@ using namespace precept;
 
 namespace {
 
-// The converted stories260K model, made once per test process.
-const fs::path& stories_model() {
-  static const fs::path dir = [] {
-    const fs::path assets = fs::path(PRECEPT_SHARED_DIR) / "assets" / "stories260K";
-    const fs::path out = precept::testing::temp_dir("train_model") / "stories260K";
-    lm::convert_llama2c(assets / "stories260K.bin", assets / "tok512.bin", out);
-    return out;
-  }();
-  return dir;
-}
+const fs::path& stories_model() { return precept::testing::stories260k_model(); }
 
 const fs::path& prompts_file() {
   static const fs::path file = fs::path(PRECEPT_SOURCE_DIR) / "recipes" / "data" / "story_openings.jsonl";
