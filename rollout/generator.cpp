@@ -43,6 +43,29 @@ int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1
 
 }  // namespace
 
+MemoryPlan plan_generator_memory(const lm::ModelConfig& mc, const GeneratorConfig& config, c10::ScalarType dtype,
+                                 c10::Device device) {
+  MemoryPlan plan;
+  plan.max_length = config.max_length > 0 ? config.max_length : mc.max_position_embeddings;
+  if (plan.max_length > mc.max_position_embeddings) {
+    throw std::invalid_argument("generator: max_length " + std::to_string(plan.max_length) +
+                                " exceeds the model's max_position_embeddings " +
+                                std::to_string(mc.max_position_embeddings));
+  }
+  const int64_t element = static_cast<int64_t>(c10::elementSize(dtype));
+  plan.cache_bytes_per_slot = kv_bytes_per_slot(mc, plan.max_length, dtype);
+  plan.cache_bytes = plan.cache_bytes_per_slot * config.max_slots;
+  // Work buffers, an upper bound: one layer's prefill activations over the largest prefill
+  // (hidden, q/k/v, MLP), its attention mask, and the fp32 logits plus sampling buffers
+  // (probabilities, a sort with int64 order, a float64 CDF) for every slot.
+  const int64_t prefill_tokens = std::max(config.max_prefill_tokens, plan.max_length);
+  const int64_t per_token = 4 * mc.hidden_size + mc.q_size() + 2 * mc.kv_size() + 3 * mc.intermediate_size;
+  plan.workspace_bytes = prefill_tokens * per_token * element + prefill_tokens * plan.max_length +
+                         config.max_slots * mc.vocab_size * (4 + 4 + 4 + 8 + 8);
+  if (device.is_cpu()) plan.workspace_bytes += mc.vocab_size * mc.hidden_size * element;  // see single_row_output
+  return plan;
+}
+
 Generator::Generator(lm::TransformerImpl& model, GeneratorConfig config, const text::Tokenizer* tokenizer)
     : model_(model), config_(std::move(config)), tokenizer_(tokenizer) {
   const lm::ModelConfig& mc = model_.config();
@@ -51,25 +74,9 @@ Generator::Generator(lm::TransformerImpl& model, GeneratorConfig config, const t
   }
   if (config_.max_slots < 1) throw std::invalid_argument("generator: max_slots must be at least 1");
   if (config_.max_prefill_tokens < 1) throw std::invalid_argument("generator: max_prefill_tokens must be at least 1");
-  plan_.max_length = config_.max_length > 0 ? config_.max_length : mc.max_position_embeddings;
-  if (plan_.max_length > mc.max_position_embeddings) {
-    throw std::invalid_argument("generator: max_length " + std::to_string(plan_.max_length) +
-                                " exceeds the model's max_position_embeddings " +
-                                std::to_string(mc.max_position_embeddings));
-  }
   const c10::ScalarType dtype = config_.cache_dtype.value_or(model_.output_weight().scalar_type());
   const c10::Device device = model_.output_weight().device();
-  const int64_t element = static_cast<int64_t>(c10::elementSize(dtype));
-  plan_.cache_bytes_per_slot = kv_bytes_per_slot(mc, plan_.max_length, dtype);
-  plan_.cache_bytes = plan_.cache_bytes_per_slot * config_.max_slots;
-  // Work buffers, an upper bound: one layer's prefill activations over the largest prefill
-  // (hidden, q/k/v, MLP), its attention mask, and the fp32 logits plus sampling buffers
-  // (probabilities, a sort with int64 order, a float64 CDF) for every slot.
-  const int64_t prefill_tokens = std::max(config_.max_prefill_tokens, plan_.max_length);
-  const int64_t per_token = 4 * mc.hidden_size + mc.q_size() + 2 * mc.kv_size() + 3 * mc.intermediate_size;
-  plan_.workspace_bytes = prefill_tokens * per_token * element + prefill_tokens * plan_.max_length +
-                          config_.max_slots * mc.vocab_size * (4 + 4 + 4 + 8 + 8);
-  if (device.is_cpu()) plan_.workspace_bytes += mc.vocab_size * mc.hidden_size * element;  // see single_row_output
+  plan_ = plan_generator_memory(mc, config_, dtype, device);
   plan_.budget_bytes = config_.memory_budget_bytes > 0 ? config_.memory_budget_bytes : default_memory_budget(device);
   if (plan_.cache_bytes + plan_.workspace_bytes > plan_.budget_bytes) {
     throw std::runtime_error("generator: " + std::to_string(config_.max_slots) + " slots of " +

@@ -75,6 +75,12 @@ struct MemoryPlan {
   std::string describe() const;
 };
 
+// The plan for `config` on a model of shape `model` whose cache holds `dtype` on `device`,
+// without the budget (the generator checks that). Throws when max_length exceeds the model's
+// positions. The training memory plan (trainer/memory_plan.h) uses it before any model exists.
+MemoryPlan plan_generator_memory(const lm::ModelConfig& model, const GeneratorConfig& config, c10::ScalarType dtype,
+                                 c10::Device device);
+
 class Generator {
  public:
   // Throws before allocating anything when the cache and work buffers would not fit the budget.

@@ -44,6 +44,22 @@ int64_t KvCache::bytes() const {
   return total;
 }
 
+namespace {
+
+// MemAvailable from /proc/meminfo in bytes; 0 when it cannot be read.
+int64_t mem_available_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t value = 0;
+  std::string unit;
+  while (meminfo >> key >> value >> unit) {
+    if (key == "MemAvailable:") return value * 1024;
+  }
+  return 0;
+}
+
+}  // namespace
+
 int64_t default_memory_budget(c10::Device device) {
 #ifdef PRECEPT_WITH_CUDA
   if (device.is_cuda()) {
@@ -51,14 +67,20 @@ int64_t default_memory_budget(c10::Device device) {
     if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) return static_cast<int64_t>(free_bytes * 0.9);
   }
 #endif
-  std::ifstream meminfo("/proc/meminfo");
-  std::string key;
-  int64_t value = 0;
-  std::string unit;
-  while (meminfo >> key >> value >> unit) {
-    if (key == "MemAvailable:") return static_cast<int64_t>(value * 1024 * 0.8);
-  }
+  const int64_t available = mem_available_bytes();
+  if (available > 0) return static_cast<int64_t>(available * 0.8);
   return int64_t(8) << 30;  // no /proc/meminfo: assume 8 GiB
+}
+
+int64_t memory_capacity(c10::Device device) {
+  if (device.is_cuda()) {
+#ifdef PRECEPT_WITH_CUDA
+    size_t free_bytes = 0, total_bytes = 0;
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) return static_cast<int64_t>(total_bytes);
+#endif
+    return 0;
+  }
+  return mem_available_bytes();
 }
 
 std::string format_bytes(int64_t bytes) {

@@ -40,6 +40,9 @@ class KvCache {
 // Bytes available to the generator on `device` when the user sets no limit: 90% of the free
 // GPU memory, or 80% of the memory the OS reports available on CPU (MemAvailable).
 int64_t default_memory_budget(c10::Device device);
+// What a run may use on `device`: a GPU's total memory (0 when this build has no CUDA), or on
+// CPU the memory the OS reports available now (MemAvailable; 0 when unknown).
+int64_t memory_capacity(c10::Device device);
 
 std::string format_bytes(int64_t bytes);  // "1.50 GiB", "12.0 MiB", "512 B"
 

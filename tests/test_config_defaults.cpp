@@ -59,6 +59,7 @@ std::map<std::string, Value> struct_defaults() {
   return {
       {"run.name", c.run.name}, {"run.seed", double(c.run.seed)}, {"run.steps", double(c.run.steps)},
       {"run.device", c.run.device}, {"run.threads", double(c.run.threads)}, {"run.overwrite", c.run.overwrite},
+      {"run.memory_limit_gb", c.run.memory_limit_gb},
       {"task.kind", c.task.kind}, {"task.system_prompt_file", c.task.system_prompt_file}, {"task.mask", c.task.mask},
       {"policy.dtype", c.policy.dtype}, {"policy.recompute", c.policy.recompute},
       {"policy.logprob_chunk", double(c.policy.logprob_chunk)},

@@ -114,6 +114,7 @@ RunSection read_run(const core::TomlSection& section) {
   run.threads = section.get_int("threads", run.threads);
   non_negative(section, "threads", static_cast<double>(run.threads));
   run.overwrite = section.get_bool("overwrite", run.overwrite);
+  run.memory_limit_gb = section.get_double("memory_limit_gb", run.memory_limit_gb);
   section.finish();
   return run;
 }

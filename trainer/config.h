@@ -30,11 +30,14 @@ struct RunSection {
   std::string device = "cpu";           // cpu | cuda | cuda:N (a rank picks cuda:LOCAL_RANK when "cuda")
   int64_t threads = 0;                  // intra-op CPU threads; 0 = torch's default
   bool overwrite = false;               // a fresh run may replace an earlier run's logs in output_dir
+  // The memory a rank's plan may use (trainer/memory_plan.h), in GB (1e9 bytes): 0 = what the
+  // device has (MemAvailable on CPU, shared by the machine's ranks; the GPU's total), < 0 = no check.
+  double memory_limit_gb = 0.0;
 };
 
 struct PolicySection {
   std::string model;               // a Hugging Face model directory (required)
-  std::string dtype = "";          // "" = float32 on CPU, bfloat16 on GPU
+  std::string dtype = "";          // "" = float32 (set bfloat16 on GPUs)
   bool recompute = false;          // activation recomputation per decoder block
   int64_t logprob_chunk = 1024;    // tokens per chunk of the fp32 log-softmax
   // [policy.lora]: train LoRA adapters instead of the weights (docs/lora.md); absent = full

@@ -1,6 +1,7 @@
 #include "trainer/grpo_trainer.h"
 
 #include "trainer/judge_task.h"
+#include "trainer/memory_plan.h"
 #include "trainer/reward_factory.h"
 #include "trainer/run_parts.h"
 #include "trainer/step_metrics.h"
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 
 namespace precept::trainer {
 namespace fs = std::filesystem;
@@ -34,31 +36,44 @@ std::string chat_needed(const RunConfig& config) {
   return config.data.chat ? "data.chat = true (the policy's prompts)" : "";
 }
 
+// The prompts of data.prompts, or the judge task's cases rendered as judge prompts.
+std::unique_ptr<PromptDataset> load_prompts(const RunConfig& config, const lm::Pretrained& policy) {
+  const text::ChatTemplate* chat = policy.chat_template ? &*policy.chat_template : nullptr;
+  if (config.task.kind == "judge") {
+    return std::make_unique<PromptDataset>(judge_task_examples(config, *policy.tokenizer, *chat), config.data.max_prompt_tokens);
+  }
+  return std::make_unique<PromptDataset>(config.data, *policy.tokenizer, chat);
+}
+
 }  // namespace
+
+MemoryPlan plan_grpo_memory(const RunConfig& config, MemoryPlanOptions options) {
+  const lm::Pretrained policy = open_trained_model_files(config.policy, chat_needed(config));
+  options.longest_prompt = load_prompts(config, policy)->longest_prompt();
+  return plan_run_memory(config, options);
+}
 
 GrpoTrainer::GrpoTrainer(RunConfig config, std::shared_ptr<Communicator> communicator)
     : config_(std::move(config)),
       communicator_(std::move(communicator)),
       device_(run_device(config_.run.device, communicator_->local_rank())) {
   if (config_.run.threads > 0) at::set_num_threads(static_cast<int>(config_.run.threads));
-  policy_ = open_trained_model(config_.policy, config_.source, device_, *communicator_, chat_needed(config_), config_.run.seed);
+  // The tokenizer and the prompts first, without weights: the memory plan needs the longest
+  // prompt, and a run that cannot fit is refused before any model is loaded.
+  policy_ = open_trained_model_files(config_.policy, chat_needed(config_));
+  data_ = load_prompts(config_, policy_);
+  check_memory_plan();
+  load_trained_weights(policy_, config_.policy, config_.source, device_, *communicator_, config_.run.seed);
   // The reference: with LoRA the policy itself with its adapters off (no second model), else a
   // frozen copy of the start.
   if (config_.algorithm.kl_mode != KlMode::none && !config_.policy.lora) reference_ = frozen_reference(config_, policy_);
-  const text::ChatTemplate* chat = policy_.chat_template ? &*policy_.chat_template : nullptr;
-  if (config_.task.kind == "judge") {
-    data_ = std::make_unique<PromptDataset>(judge_task_examples(config_, *policy_.tokenizer, *chat),
-                                            config_.data.max_prompt_tokens);
-  } else {
-    data_ = std::make_unique<PromptDataset>(config_.data, *policy_.tokenizer, chat);
-  }
   sampler_ = std::make_unique<PromptSampler>(data_->size(), config_.run.seed, config_.data.shuffle);
   if (config_.rollout.prompts_per_step % communicator_->world_size() != 0) {
     throw std::runtime_error(config_.source + ": rollout.prompts_per_step = " + std::to_string(config_.rollout.prompts_per_step) +
                              " must be a multiple of the world size " + std::to_string(communicator_->world_size()));
   }
   rollout::GeneratorConfig generator;
-  generator.max_slots = config_.rollout.slots;
+  generator.max_slots = rollout_slots(config_, communicator_->world_size());
   generator.max_length = data_->longest_prompt() + config_.rollout.max_new_tokens;
   generator_ = std::make_unique<rollout::Generator>(*policy_.model, generator, policy_.tokenizer.get());
   reward_ = make_reward(config_.reward, RewardContext{device_.str(), config_.run.seed, config_.policy.model});
@@ -70,6 +85,20 @@ GrpoTrainer::GrpoTrainer(RunConfig config, std::shared_ptr<Communicator> communi
 }
 
 GrpoTrainer::~GrpoTrainer() = default;
+
+void GrpoTrainer::check_memory_plan() {
+  MemoryPlanOptions options;
+  options.world_size = communicator_->world_size();
+  options.ranks_sharing = local_ranks_from_environment();
+  options.longest_prompt = data_->longest_prompt();
+  memory_plan_ = plan_run_memory(config_, options);
+  if (!memory_plan_.fits()) {
+    throw std::runtime_error(config_.source + ": the run does not fit in memory (docs/memory.md):\n" + memory_plan_.table() +
+                             "Lower rollout.slots, rollout.max_new_tokens or algorithm.micro_batch_size, set "
+                             "policy.recompute, [policy.lora] or distributed.zero1, or run.memory_limit_gb = -1 to skip the check.");
+  }
+  if (communicator_->is_main()) std::cerr << "[precept] " << memory_plan_.table();
+}
 
 std::string GrpoTrainer::checkpoint_dir() const { return (fs::path(config_.run.output_dir) / "checkpoints").string(); }
 

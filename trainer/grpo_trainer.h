@@ -18,6 +18,7 @@
 #include "trainer/dist/data_parallel.h"
 #include "trainer/hooks.h"
 #include "trainer/optim/lr_schedule.h"
+#include "trainer/memory_plan.h"
 #include "trainer/metrics.h"
 #include "trainer/phases.h"
 #include "trainer/prompt_data.h"
@@ -31,6 +32,10 @@
 #include <string>
 
 namespace precept::trainer {
+
+// The run's memory plan as GrpoTrainer makes it, with the longest prompt of the data (the
+// model's files and the prompts are read, no weights): for `precept train --check` and `precept plan`.
+MemoryPlan plan_grpo_memory(const RunConfig& config, MemoryPlanOptions options);
 
 class GrpoTrainer {
  public:
@@ -48,6 +53,8 @@ class GrpoTrainer {
   int64_t current_step() const { return step_; }
   lm::TransformerImpl& policy() { return *policy_.model; }
   const RunConfig& config() const { return config_; }
+  // The memory plan made before the models were loaded (trainer/memory_plan.h).
+  const MemoryPlan& memory_plan() const { return memory_plan_; }
   std::string checkpoint_dir() const;
   // Writes a checkpoint of the current step now (rank 0 writes; every rank waits).
   std::string save_checkpoint();
@@ -58,6 +65,8 @@ class GrpoTrainer {
   StepContext step_context();
   void log_step(const Trajectory& trajectory, const Metrics& metrics);
   nlohmann::json trainer_state() const;
+  // Plans the run's memory per rank; throws with the plan when it does not fit.
+  void check_memory_plan();
 
   RunConfig config_;
   std::shared_ptr<Communicator> communicator_;
@@ -65,6 +74,7 @@ class GrpoTrainer {
   lm::Pretrained policy_;                  // the trained model with its tokenizer, template and stop ids
   lm::Transformer reference_{nullptr};     // frozen copy of the start; null when KL is off
   std::unique_ptr<PromptDataset> data_;
+  MemoryPlan memory_plan_;
   std::unique_ptr<PromptSampler> sampler_;
   std::unique_ptr<rollout::Generator> generator_;
   std::unique_ptr<reward::Reward> reward_;

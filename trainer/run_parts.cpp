@@ -21,11 +21,25 @@ c10::Device run_device(const std::string& name, int local_rank) {
 
 lm::Pretrained open_trained_model(const PolicySection& policy, const std::string& source, c10::Device device,
                                   Communicator& communicator, const std::string& chat_needed, uint64_t seed) {
+  lm::Pretrained opened = open_trained_model_files(policy, chat_needed);
+  load_trained_weights(opened, policy, source, device, communicator, seed);
+  return opened;
+}
+
+lm::Pretrained open_trained_model_files(const PolicySection& policy, const std::string& chat_needed) {
   lm::OpenOptions options;
-  options.load.dtype = policy.dtype.empty() ? c10::kFloat : lm::dtype_from_name(policy.dtype, source + ": policy.dtype");
-  options.load.device = device;
+  options.weights = false;
   lm::Pretrained opened = lm::open_pretrained(policy.model, options);
   if (!chat_needed.empty()) opened.require_chat_template(chat_needed);
+  return opened;
+}
+
+void load_trained_weights(lm::Pretrained& opened, const PolicySection& policy, const std::string& source, c10::Device device,
+                          Communicator& communicator, uint64_t seed) {
+  lm::LoadOptions load;
+  load.dtype = policy.dtype.empty() ? c10::kFloat : lm::dtype_from_name(policy.dtype, source + ": policy.dtype");
+  load.device = device;
+  opened.model = lm::load_pretrained(policy.model, load);
   opened.model->train();
   opened.model->set_recompute(policy.recompute);
   if (policy.lora) policy::attach_lora(*opened.model, *policy.lora, seed);
@@ -33,7 +47,6 @@ lm::Pretrained open_trained_model(const PolicySection& policy, const std::string
   std::vector<at::Tensor> parameters;
   for (auto& p : opened.model->parameters()) parameters.push_back(p.data());
   communicator.broadcast(parameters, 0);
-  return opened;
 }
 
 LrSchedule lr_schedule_of(const OptimSection& optim, int64_t total_optimizer_steps) {

@@ -32,6 +32,11 @@ c10::Device run_device(const std::string& name, int local_rank);
 // the adapters train. `chat_needed`: why the loop needs a chat template (empty: it does not).
 lm::Pretrained open_trained_model(const PolicySection& policy, const std::string& source, c10::Device device,
                                   Communicator& communicator, const std::string& chat_needed, uint64_t seed);
+// The same in two halves: the model's files without its weights (tokenizer, template, stops,
+// config), so that a loop can read its data and plan its memory first; then the weights.
+lm::Pretrained open_trained_model_files(const PolicySection& policy, const std::string& chat_needed);
+void load_trained_weights(lm::Pretrained& opened, const PolicySection& policy, const std::string& source, c10::Device device,
+                          Communicator& communicator, uint64_t seed);
 
 // [optim]'s schedule over `total_optimizer_steps`, validated.
 LrSchedule lr_schedule_of(const OptimSection& optim, int64_t total_optimizer_steps);

@@ -14,6 +14,7 @@ const std::vector<Command>& commands() {
       {"init-model", "write a model directory with seeded random weights from a preset (configs/models)", cmd_init_model},
       {"inspect", "print a model directory's (or a GGUF file's) config and tensors", cmd_inspect},
       {"judge", "score responses against a principle with a RewardAnything judge (or parse judge outputs)", cmd_judge},
+      {"plan", "print a training run's memory plan per rank (weights, optimizer state, caches, activations) and whether it fits", cmd_plan},
       {"sft", "supervised fine-tuning on chats, loss on the assistant's tokens (e.g. a judge's warm start)", cmd_sft},
       {"train", "train a policy (or, with [task] kind = \"judge\", a judge) with GRPO from a recipe (TOML)", cmd_train},
       {"tokenize", "show the ids, pieces and chat-rendered text a model would see", cmd_tokenize},

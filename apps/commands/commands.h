@@ -26,6 +26,7 @@ int cmd_generate(const std::vector<std::string>& args);
 int cmd_init_model(const std::vector<std::string>& args);
 int cmd_inspect(const std::vector<std::string>& args);
 int cmd_judge(const std::vector<std::string>& args);
+int cmd_plan(const std::vector<std::string>& args);
 int cmd_sft(const std::vector<std::string>& args);
 int cmd_tokenize(const std::vector<std::string>& args);
 int cmd_train(const std::vector<std::string>& args);

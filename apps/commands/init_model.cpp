@@ -4,6 +4,7 @@
 #include "apps/commands/commands.h"
 #include "apps/commands/options.h"
 #include "apps/commands/paths.h"
+#include "apps/commands/presets.h"
 #include "lm/model_config.h"
 #include "lm/pretrained.h"
 #include "text/tokenizer.h"
@@ -53,23 +54,10 @@ int cmd_init_model(const std::vector<std::string>& args) {
   if (!parse_options("init-model", "--preset NAME --tokenizer DIR --out DIR [--seed N]", options, args, values)) return 0;
 
   const fs::path preset_path = find_config_file("models", preset);
-  core::TomlDocument document = core::TomlDocument::from_file(preset_path.string());
-  core::TomlSection root = document.root();
-  nlohmann::json config;
-  config["architectures"] = {root.required_string("architecture")};
-  for (const char* key : {"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-                          "num_key_value_heads", "max_position_embeddings"}) {
-    config[key] = root.required_int(key);
-  }
-  if (root.has("head_dim")) config["head_dim"] = root.get_int("head_dim", 0);
-  config["rope_theta"] = root.get_double("rope_theta", 10000.0);
-  config["rms_norm_eps"] = root.get_double("rms_norm_eps", 1e-6);
-  config["tie_word_embeddings"] = root.get_bool("tie_word_embeddings", false);
-  if (root.has("attention_bias")) config["attention_bias"] = root.get_bool("attention_bias", false);
-  const int64_t preset_vocab = root.get_int("vocab_size", 0);
-  const double init_std = root.get_double("init_std", 0.02);
-  root.get_string("description", "");
-  root.finish();
+  nlohmann::json config = preset_config_json(preset_path);
+  const int64_t preset_vocab = config.value("vocab_size", int64_t{0});
+  const double init_std = config.value("init_std", 0.02);
+  config.erase("init_std");
 
   fs::create_directories(out_dir);
   for (const char* name : kTokenizerFiles) {

@@ -20,7 +20,7 @@ bool parse_run_command(const std::string& command, const std::string& docs, cons
       ("resume", po::value(&out.resume)->implicit_value("latest"),
        "continue from the run's latest checkpoint, or from the checkpoint folder given")
       ("nproc", po::value(&out.nproc)->default_value(0), "start this many local processes (data parallel over Gloo/NCCL)")
-      ("check", po::bool_switch(&out.check), "read and check the recipe, print the resolved config, and stop");
+      ("check", po::bool_switch(&out.check), "read and check the recipe, print the resolved config (and for train the memory plan), and stop");
   po::positional_options_description positional;
   positional.add("recipe", 1);
   po::variables_map values;

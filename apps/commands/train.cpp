@@ -40,6 +40,16 @@ int cmd_train(const std::vector<std::string>& args) {
   trainer::RunConfig config = trainer::load_run_config(run.recipe, run.overrides);
   if (run.check) {
     std::cout << config.resolved;
+    // The memory plan the run would make (model files and prompts are read, no weights).
+    trainer::MemoryPlanOptions options;
+    options.world_size = run.nproc > 0 ? run.nproc : trainer::world_size_from_environment();
+    options.ranks_sharing = run.nproc > 0 ? run.nproc : trainer::local_ranks_from_environment();
+    const trainer::MemoryPlan plan = trainer::plan_grpo_memory(config, options);
+    std::cout << "\n" << plan.table();
+    if (!plan.fits()) {
+      std::cerr << "[precept train] the run does not fit in memory (the table above; docs/memory.md)\n";
+      return 1;
+    }
     return 0;
   }
   if (run.nproc > 0) return trainer::dist::launch_local(run.nproc, args);
