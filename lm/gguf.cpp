@@ -565,7 +565,8 @@ GgufFile::GgufFile(const fs::path& path) : path_(path), mapping_(std::make_share
     ::close(fd);
     throw std::runtime_error(name + ": is empty (0 bytes), not a GGUF file");
   }
-  mapping_->data = ::mmap(nullptr, mapping_->size, PROT_READ, MAP_PRIVATE, fd, 0);
+  // Copy-on-write, as for safetensors: writes to a tensor viewing the file copy its pages.
+  mapping_->data = ::mmap(nullptr, mapping_->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   const int map_error = errno;
   ::close(fd);
   if (mapping_->data == MAP_FAILED) {

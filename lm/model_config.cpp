@@ -165,13 +165,20 @@ ModelConfig config_from_json(const json& config, const std::string& source) {
                              supported_architectures() + ")");
   }
 
-  out.vocab_size = reader.required<int64_t>("vocab_size");
-  out.hidden_size = reader.required<int64_t>("hidden_size");
-  out.intermediate_size = reader.required<int64_t>("intermediate_size");
-  out.num_layers = reader.required<int64_t>("num_hidden_layers");
-  out.num_heads = reader.required<int64_t>("num_attention_heads");
-  out.num_kv_heads = reader.optional<int64_t>("num_key_value_heads", out.num_heads);
+  // Every size must be positive (a 0 would reach an integer division) and below 2^31, which no
+  // real model exceeds, so that a hostile file cannot ask for an absurd allocation.
+  auto size = [&](const std::string& key, int64_t value) {
+    if (value < 1 || value > (int64_t{1} << 31)) throw reader.error(key, "must be between 1 and 2^31, got " + std::to_string(value));
+    return value;
+  };
+  out.vocab_size = size("vocab_size", reader.required<int64_t>("vocab_size"));
+  out.hidden_size = size("hidden_size", reader.required<int64_t>("hidden_size"));
+  out.intermediate_size = size("intermediate_size", reader.required<int64_t>("intermediate_size"));
+  out.num_layers = size("num_hidden_layers", reader.required<int64_t>("num_hidden_layers"));
+  out.num_heads = size("num_attention_heads", reader.required<int64_t>("num_attention_heads"));
+  out.num_kv_heads = size("num_key_value_heads", reader.optional<int64_t>("num_key_value_heads", out.num_heads));
   out.head_dim = reader.optional<int64_t>("head_dim", 0);
+  if (out.head_dim != 0) size("head_dim", out.head_dim);
   if (out.head_dim == 0) {
     if (out.hidden_size % out.num_heads != 0) throw reader.error("hidden_size", "is not divisible by num_attention_heads");
     out.head_dim = out.hidden_size / out.num_heads;
@@ -180,7 +187,7 @@ ModelConfig config_from_json(const json& config, const std::string& source) {
     throw reader.error("num_attention_heads", "must be a multiple of num_key_value_heads (" + std::to_string(out.num_kv_heads) + ")");
   }
   if (out.head_dim % 2 != 0) throw reader.error("head_dim", "must be even for rotary embeddings");
-  out.max_position_embeddings = reader.optional<int64_t>("max_position_embeddings", 4096);
+  out.max_position_embeddings = size("max_position_embeddings", reader.optional<int64_t>("max_position_embeddings", 4096));
   out.rms_norm_eps = reader.optional<double>("rms_norm_eps", 1e-6);
   const std::string activation = reader.optional<std::string>("hidden_act", "silu");
   if (activation != "silu") throw reader.error("hidden_act", "is '" + activation + "'; precept implements silu (SwiGLU) only");

@@ -81,7 +81,9 @@ SafetensorsFile::SafetensorsFile(const fs::path& path) : path_(path), mapping_(s
     ::close(fd);
     fail(path, "truncated: " + std::to_string(file_size) + " bytes, shorter than the 8-byte header length");
   }
-  void* address = mmap(nullptr, file_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  // Copy-on-write: a tensor read from the file may be written to (the pages are copied
+  // privately, the file never changes) instead of faulting on read-only memory.
+  void* address = mmap(nullptr, file_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (address == MAP_FAILED) fail(path, "mmap failed");
   mapping_->address = address;
@@ -135,12 +137,15 @@ SafetensorsFile::SafetensorsFile(const fs::path& path) : path_(path), mapping_(s
     } catch (const std::runtime_error& error) {
       fail(path, error.what());
     }
-    uint64_t elements = 1;
+    // The byte count with overflow checked: a shape whose product wraps around could otherwise
+    // match a tiny data range and describe a tensor far larger than the file.
+    uint64_t expected = c10::elementSize(entry.dtype);
     for (int64_t dim : entry.shape) {
       if (dim < 0) fail(path, where + " has a negative dimension");
-      elements *= static_cast<uint64_t>(dim);
+      if (__builtin_mul_overflow(expected, static_cast<uint64_t>(dim), &expected)) {
+        fail(path, where + ": its shape's byte count overflows 64 bits");
+      }
     }
-    const uint64_t expected = elements * c10::elementSize(entry.dtype);
     if (entry.begin > entry.end || entry.end > data_size) {
       fail(path, where + ": data_offsets [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) +
                      ") fall outside the " + std::to_string(data_size) + "-byte data section (truncated file?)");

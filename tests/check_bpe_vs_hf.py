@@ -259,9 +259,24 @@ def main():
         print(f"{tests} does not exist; build the precept_tests target")
         return 1
     env = dict(os.environ, PRECEPT_HARD_STRINGS_JSON=str(path))
-    result = subprocess.run([str(tests), "--gtest_filter=HardStrings.*:VocabConformance.Gpt2*"], env=env)
+    report = out / "gtest_report.json"
+    result = subprocess.run([str(tests), "--gtest_filter=HardStrings.*:VocabConformance.Gpt2*",
+                             f"--gtest_output=json:{report}"], env=env)
     if reference_problems:
         print(f"{reference_problems} problems with the Hugging Face references themselves")
+        return 1
+    # The exit code alone would pass if the filter matched nothing or the cases skipped: count
+    # the cases that ran to completion.
+    ran = []
+    if report.exists():
+        for suite in json.loads(report.read_text()).get("testsuites", []):
+            for case in suite.get("testsuite", []):
+                if case.get("result") == "COMPLETED" and case.get("status") == "RUN":
+                    ran.append(f"{suite['name']}.{case['name']}")
+    expected = {"HardStrings.MatchHuggingFace", "VocabConformance.Gpt2FromGguf"}
+    print(f"gtests run to completion: {sorted(ran)}")
+    if set(ran) != expected:
+        print(f"FAIL: expected exactly {sorted(expected)} to run (not skipped)")
         return 1
     return result.returncode
 

@@ -176,6 +176,15 @@ TEST(BpePreTokenizer, SplitBehaviorsAreTokenizers) {
   EXPECT_EQ(words_of({split_step(R"(-)", SplitBehavior::kRemoved, false, true)}, text), (V{"-", "-", "-"}));
 }
 
+// Issue 20: the retry after PCRE2's default limits lifted them to UINT32_MAX, so a backtracking
+// pattern could hang encoding. The retry is bounded; the error names the pattern.
+TEST(BpePreTokenizer, CatastrophicBacktrackingIsAnErrorNamingThePattern) {
+  const std::string text = std::string(40, 'a') + "b";
+  const std::string error = error_of([&] { words_of({split_step("(a+)+$", SplitBehavior::kIsolated)}, text); });
+  EXPECT_CONTAINS(error, "pre-tokenizer regex '(a+)+$' failed on a text of 41 bytes");
+  EXPECT_CONTAINS(error, "limit");
+}
+
 TEST(BpePreTokenizer, Qwen2AndGpt2Regexes) {
   using V = std::vector<std::string>;
   PreTokenizerStep qwen = split_step(kQwen2PreTokenizerPattern, SplitBehavior::kIsolated);
@@ -473,6 +482,55 @@ TEST(BpeErrors, MissingAndMalformedFilesAreNamed) {
                   "cannot open /nonexistent/tokenizer.json");
   EXPECT_CONTAINS(error_of([] { read_llama3_tiktoken("/nonexistent/tokenizer.model"); }),
                   "cannot open /nonexistent/tokenizer.model");
+}
+
+// Issue 20: nested Sequence normalizers, pre-tokenizers and decoders recursed without a bound;
+// 100,000 levels overflowed the stack. Past 32 levels they are errors naming the part.
+TEST(BpeErrors, DeeplyNestedSequencesAreErrorsNotStackOverflows) {
+  fs::path dir = temp_dir("bpe_nested");
+  const int n = 100000;
+  auto nested = [&](const std::string& list_key, const std::string& leaf) {
+    std::string text;
+    for (int i = 0; i < n; ++i) text += R"({"type": "Sequence", ")" + list_key + R"(": [)";
+    text += leaf;
+    for (int i = 0; i < n; ++i) text += "]}";
+    return text;
+  };
+  const std::string base = R"("model": {"type": "BPE", "vocab": {"a": 0}, "merges": []})";
+  const std::string byte_level = R"({"type": "ByteLevel"})";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"normalizer", "{" + base + R"(, "normalizer": )" + nested("normalizers", R"({"type": "NFC"})") +
+                         R"(, "pre_tokenizer": {"type": "ByteLevel"}, "decoder": {"type": "ByteLevel"}})"},
+      {"pre_tokenizer", "{" + base + R"(, "pre_tokenizer": )" + nested("pretokenizers", byte_level) +
+                            R"(, "decoder": {"type": "ByteLevel"}})"},
+      {"decoder", "{" + base + R"(, "pre_tokenizer": {"type": "ByteLevel"}, "decoder": )" + nested("decoders", byte_level) + "}"}};
+  for (const auto& [part, text] : cases) {
+    write_all(dir / "tokenizer.json", text);
+    EXPECT_CONTAINS(error_of([&] { load_tokenizer(dir); }), part + " Sequences nest more than 32 levels deep");
+  }
+  fs::remove_all(dir);
+}
+
+// Issue 20: one id near INT32_MAX made precept allocate ~2^31 pieces (a tokenizer.json) or
+// strings (a tiktoken file). The id space is now bounded by the file's real size.
+TEST(BpeErrors, AHugeTokenIdIsAnErrorNotAnAllocation) {
+  fs::path dir = temp_dir("bpe_huge_id");
+  auto load_error = [&] { return error_of([&] { load_tokenizer(dir); }); };
+  const fs::path json_path = dir / "tokenizer.json";
+  write_all(json_path, R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 2147483000}, "merges": []},
+      "pre_tokenizer": {"type": "ByteLevel"}, "decoder": {"type": "ByteLevel"}})");
+  std::string error = load_error();
+  EXPECT_CONTAINS(error, "token 'b' has the id 2147483000");
+  EXPECT_CONTAINS(error, "ids must be below 65540 for 2 tokens");
+  write_all(json_path, R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+      "added_tokens": [{"id": 2000000000, "content": "<x>", "special": true}],
+      "pre_tokenizer": {"type": "ByteLevel"}, "decoder": {"type": "ByteLevel"}})");
+  EXPECT_CONTAINS(load_error(), "added token '<x>' has the id 2000000000");
+  fs::remove(json_path);
+  const fs::path model = dir / "tokenizer.model";
+  write_all(model, "IQ== 0\nIg== 2147483000\n");
+  EXPECT_CONTAINS(load_error(), model.string() + ": line 2: rank 2147483000 is too large for a 23-byte file");
+  fs::remove_all(dir);
 }
 
 // ---------------------------------------------------------------------------------------------

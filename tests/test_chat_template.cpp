@@ -226,6 +226,29 @@ TEST(Jinja, EndlessMacroRecursionIsAnError) {
   EXPECT_NE(error.find("nested deeper than"), std::string::npos) << error;
 }
 
+// Issue 20: the parser recursed once per nesting level, so a deeply nested template (inside a
+// downloaded tokenizer_config.json) could overflow the stack. Past 256 levels it is an error.
+TEST(Jinja, DeeplyNestedTemplatesAreErrorsNotStackOverflows) {
+  const int n = 100000;
+  for (const std::string& source : {"{{ " + std::string(n, '(') + "1" + std::string(n, ')') + " }}",
+                                    "{{ " + std::string(n, '[') + std::string(n, ']') + " }}",
+                                    "{{ " + std::string(n, '-') + "1 }}", "{{ " + [&] {
+                                      std::string nots;
+                                      for (int i = 0; i < n; ++i) nots += "not ";
+                                      return nots;
+                                    }() + "x }}",
+                                    [&] {
+                                      std::string blocks;
+                                      for (int i = 0; i < n; ++i) blocks += "{% if true %}";
+                                      return blocks;
+                                    }()}) {
+    const std::string error = error_of([&] { jinja::Template compiled(source, transformers_environment(), "hostile"); });
+    EXPECT_NE(error.find("more than 256 levels deep"), std::string::npos) << error.substr(0, 300);
+  }
+  // A real template's depth is far below the limit: 40 nested parentheses parse and render.
+  EXPECT_EQ(render_snippet("{{ " + std::string(40, '(') + "1 + 1" + std::string(40, ')') + " }}"), "2");
+}
+
 TEST(Jinja, WhitespaceControlWithTrimAndLstripBlocks) {
   EXPECT_EQ(render_snippet("{% if true %}\n  hello\n{% endif %}\n  {{ 1 }}\n"), "  hello\n  1");
   EXPECT_EQ(render_snippet("  {% if true %}x{% endif %}  \n{# c #}\n  {# c2 #}  y"), "x  \n  y");

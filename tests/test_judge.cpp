@@ -104,10 +104,19 @@ TEST(Judge, RandomJudgeThroughRewardInterfaceCountsFailuresAndFallsBack) {
   EXPECT_EQ(failures, calls_failed);
   std::cout << "[judge] random tiny judge: " << calls_failed << " of " << judge->last_calls().size()
             << " calls unparseable after 1 retry (expected with random weights)\n";
-  // The same seeds give the same judgments.
+  // The same seeds give the same judgments: the sampled raw texts of every call and attempt
+  // (not only the rewards, which are fallback constants when every call fails to parse).
+  std::vector<std::vector<std::string>> first_outputs;
+  for (const auto& call : judge->last_calls()) first_outputs.push_back(call.outputs);
+  size_t sampled_characters = 0;
+  for (const auto& outputs : first_outputs) {
+    for (const auto& text : outputs) sampled_characters += text.size();
+  }
+  EXPECT_GT(sampled_characters, 0u) << "the judge sampled nothing, so equal outputs would prove nothing";
   auto again = judge->score_batch(groups);
   for (size_t g = 0; g < groups.size(); ++g) EXPECT_EQ(again[g].rewards, scores[g].rewards);
-  EXPECT_EQ(judge->last_calls()[0].outputs, judge->last_calls()[0].outputs);
+  ASSERT_EQ(judge->last_calls().size(), first_outputs.size());
+  for (size_t c = 0; c < first_outputs.size(); ++c) EXPECT_EQ(judge->last_calls()[c].outputs, first_outputs[c]) << "call " << c;
 }
 
 TEST(Judge, ConversionAndFallbackFromParsedCalls) {

@@ -72,6 +72,23 @@ TEST(ModelConfig, ReadsLegacyAndNewRopeScaling) {
   EXPECT_DOUBLE_EQ(b.rope.factor, 2.0);
 }
 
+// Issue 20: a 0 head count reached an integer % and killed the process with SIGFPE; a huge size
+// asked for an absurd allocation. Each size is now an error naming its key.
+TEST(ModelConfig, ZeroNegativeOrHugeSizesAreErrorsNamingTheKey) {
+  for (const char* key : {"num_attention_heads", "num_key_value_heads", "hidden_size", "intermediate_size",
+                          "num_hidden_layers", "vocab_size", "head_dim", "max_position_embeddings"}) {
+    for (int64_t value : {int64_t{0}, int64_t{-4}, int64_t{1} << 40}) {
+      if (std::string(key) == "head_dim" && value == 0) continue;  // 0 = hidden_size / heads, as transformers
+      json raw = tiny_config("Qwen3ForCausalLM");
+      raw[key] = value;
+      const std::string message = error_of([&] { config_from_json(raw, "hostile/config.json"); });
+      EXPECT_NE(message.find(std::string("\"") + key + "\" must be between 1 and 2^31"), std::string::npos)
+          << key << " = " << value << ": " << message;
+      EXPECT_NE(message.find("hostile/config.json"), std::string::npos) << message;
+    }
+  }
+}
+
 TEST(ModelConfig, UnsupportedThingsAreClearErrors) {
   json gpt2 = tiny_config("GPT2LMHeadModel");
   std::string message = error_of([&] { config_from_json(gpt2, "x/config.json"); });

@@ -87,6 +87,35 @@ TEST(Safetensors, WrongByteCountForShapeIsAnError) {
   EXPECT_NE(message.find("16"), std::string::npos) << message;
 }
 
+// Issue 20: [2^32, 2^32] F32 elements wrap to 0 bytes in 64 bits and used to pass as an empty
+// data range, describing a 64 EiB tensor over nothing.
+TEST(Safetensors, AShapeWhoseByteCountOverflowsIsAnError) {
+  fs::path dir = temp_dir("overflow");
+  std::string header = R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})";
+  std::string bytes(8, '\0');
+  bytes[0] = static_cast<char>(header.size());
+  bytes += header;
+  write_all(dir / "o.safetensors", bytes);
+  std::string message = error_of([&] { SafetensorsFile file(dir / "o.safetensors"); });
+  EXPECT_NE(message.find("tensor 'w'"), std::string::npos) << message;
+  EXPECT_NE(message.find("overflows"), std::string::npos) << message;
+}
+
+// Issue 20: tensors view the memory-mapped file; a write used to fault on read-only pages. The
+// mapping is copy-on-write: the write lands in the tensor, the file keeps its bytes.
+TEST(Safetensors, WritingToATensorReadFromAFileCopiesAndLeavesTheFile) {
+  fs::path dir = temp_dir("cow");
+  write_safetensors(dir / "c.safetensors", {{"w", at::arange(6, at::kFloat)}});
+  {
+    SafetensorsFile file(dir / "c.safetensors");
+    at::Tensor view = file.tensor("w");
+    view.add_(10);
+    EXPECT_TRUE(at::equal(view, at::arange(6, at::kFloat) + 10));
+  }
+  SafetensorsFile again(dir / "c.safetensors");
+  EXPECT_TRUE(at::equal(again.tensor("w"), at::arange(6, at::kFloat)));
+}
+
 TEST(Safetensors, UnknownDtypeIsNamed) {
   fs::path dir = temp_dir("dtype");
   std::string header = R"({"w":{"dtype":"F8_E4M3","shape":[4],"data_offsets":[0,4]}})";

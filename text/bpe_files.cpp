@@ -68,7 +68,18 @@ void read_vocab_object(const json& vocab, const fs::path& path, const std::strin
   }
 }
 
-void read_normalizer(const json& node, const fs::path& path, std::vector<unicode::NormalForm>& out) {
+// Sequences nest by recursion; a hostile tokenizer.json could nest them until the stack
+// overflows. Real files nest one or two levels.
+constexpr int kMaxSequenceDepth = 32;
+
+void check_depth(int depth, const fs::path& path, const std::string& what) {
+  if (depth > kMaxSequenceDepth) {
+    fail(path, what + " Sequences nest more than " + std::to_string(kMaxSequenceDepth) + " levels deep");
+  }
+}
+
+void read_normalizer(const json& node, const fs::path& path, std::vector<unicode::NormalForm>& out, int depth = 0) {
+  check_depth(depth, path, "normalizer");
   if (node.is_null()) return;
   if (!node.is_object()) fail(path, "normalizer must be an object or null");
   const std::string type = string_at(node, "type", path, "normalizer");
@@ -81,7 +92,7 @@ void read_normalizer(const json& node, const fs::path& path, std::vector<unicode
   } else if (type == "NFKD") {
     out.push_back(unicode::NormalForm::kNfkd);
   } else if (type == "Sequence") {
-    for (const json& inner : array_at(node, "normalizers", path, "normalizer")) read_normalizer(inner, path, out);
+    for (const json& inner : array_at(node, "normalizers", path, "normalizer")) read_normalizer(inner, path, out, depth + 1);
   } else {
     unsupported(path, "the normalizer '" + type + "' is not supported (NFC, NFD, NFKC, NFKD and Sequence are)");
   }
@@ -97,14 +108,15 @@ SplitBehavior split_behavior(const std::string& name, const fs::path& path) {
                  "' is not one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous");
 }
 
-void read_pre_tokenizer(const json& node, const fs::path& path, std::vector<PreTokenizerStep>& out) {
+void read_pre_tokenizer(const json& node, const fs::path& path, std::vector<PreTokenizerStep>& out, int depth = 0) {
+  check_depth(depth, path, "pre_tokenizer");
   if (node.is_null()) return;
   if (!node.is_object()) fail(path, "pre_tokenizer must be an object or null");
   const std::string type = string_at(node, "type", path, "pre_tokenizer");
   PreTokenizerStep step;
   if (type == "Sequence") {
     for (const json& inner : array_at(node, "pretokenizers", path, "pre_tokenizer")) {
-      read_pre_tokenizer(inner, path, out);
+      read_pre_tokenizer(inner, path, out, depth + 1);
     }
     return;
   } else if (type == "Split") {
@@ -182,14 +194,15 @@ void read_post_processor(const json& node, const fs::path& path, BpeSpec& spec) 
   spec.suffix_ids.insert(spec.suffix_ids.end(), after.begin(), after.end());
 }
 
-void check_decoder(const json& node, const fs::path& path) {
+void check_decoder(const json& node, const fs::path& path, int depth = 0) {
+  check_depth(depth, path, "decoder");
   if (node.is_null()) unsupported(path, "there is no decoder; precept's BPE tokenizer needs the ByteLevel decoder");
   if (!node.is_object()) fail(path, "decoder must be an object or null");
   const std::string type = string_at(node, "type", path, "decoder");
   if (type == "ByteLevel") return;
   if (type == "Sequence") {
     const json& decoders = array_at(node, "decoders", path, "decoder");
-    if (decoders.size() == 1) return check_decoder(decoders[0], path);
+    if (decoders.size() == 1) return check_decoder(decoders[0], path, depth + 1);
   }
   unsupported(path, "the decoder '" + type + "' is not supported (ByteLevel is)");
 }
@@ -284,19 +297,21 @@ BpeSpec read_tokenizer_json(const fs::path& path, const std::optional<fs::path>&
       spec.added_tokens.push_back(read_added_token(added[i], id_of(added[i]["id"], path, where + ".id"), path, where));
     }
   }
-  read_normalizer(root.value("normalizer", json()), path, spec.normalizers);
-  read_pre_tokenizer(root.value("pre_tokenizer", json()), path, spec.pre_tokenizer);
+  // Members by reference: copying a hostile, deeply nested member would itself recurse.
+  static const json kNull;
+  auto member = [&](const char* key) -> const json& { return root.contains(key) ? root[key] : kNull; };
+  read_normalizer(member("normalizer"), path, spec.normalizers);
+  read_pre_tokenizer(member("pre_tokenizer"), path, spec.pre_tokenizer);
   if (spec.pre_tokenizer.empty() || spec.pre_tokenizer.back().kind != PreTokenizerStep::Kind::kByteLevel) {
     unsupported(path, "the pre-tokenizer does not end with ByteLevel; precept's BPE tokenizer is byte-level only");
   }
-  const json post_processor = root.value("post_processor", json());
-  read_post_processor(post_processor, path, spec);
-  check_decoder(root.value("decoder", json()), path);
+  read_post_processor(member("post_processor"), path, spec);
+  check_decoder(member("decoder"), path);
 
   // Without a tokenizer_config.json, BOS / EOS are the lone tokens the post-processor adds.
   if (spec.prefix_ids.size() == 1) spec.bos_id = spec.prefix_ids[0];
   if (spec.suffix_ids.size() == 1) spec.eos_id = spec.suffix_ids[0];
-  if (tokenizer_config) apply_tokenizer_config(spec, *tokenizer_config, post_processor.is_null());
+  if (tokenizer_config) apply_tokenizer_config(spec, *tokenizer_config, member("post_processor").is_null());
   return spec;
 }
 

@@ -150,9 +150,13 @@ class PreTokenizer::Regex {
         context.reset(pcre2_match_context_create(nullptr));
         if (!jit_stack || !context) throw std::runtime_error("cannot allocate a PCRE2 JIT stack");
         pcre2_jit_stack_assign(context.get(), nullptr, jit_stack.get());
-        pcre2_set_heap_limit(context.get(), 4u * 1024 * 1024);  // KiB
-        pcre2_set_match_limit(context.get(), UINT32_MAX);
-        pcre2_set_depth_limit(context.get(), UINT32_MAX);
+        // Bounded: room for legitimately long inputs (a thousand steps per byte, past PCRE2's
+        // default of ten million per match), not for catastrophic backtracking, which then
+        // fails below naming the pattern instead of running for hours.
+        const uint64_t steps = std::min<uint64_t>(UINT32_MAX, 100000000ull + 1000ull * text.size());
+        pcre2_set_heap_limit(context.get(), 1u * 1024 * 1024);  // KiB
+        pcre2_set_match_limit(context.get(), static_cast<uint32_t>(steps));
+        pcre2_set_depth_limit(context.get(), static_cast<uint32_t>(steps));
         continue;
       }
       if (rc < 0) {

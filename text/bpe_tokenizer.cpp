@@ -288,15 +288,23 @@ BpeTokenizer::BpeTokenizer(BpeSpec spec) : impl_(std::make_unique<Impl>()) {
                                     "tokenizer handles byte-level BPE only");
   }
 
-  // Ids and their pieces.
+  // Ids and their pieces. The id space is bounded by the entries there are (real vocabularies
+  // are dense; this leaves room for gaps), so that one huge id cannot make precept allocate
+  // billions of empty pieces.
+  const int64_t entries = static_cast<int64_t>(spec.vocab.size() + spec.added_tokens.size());
+  const int64_t id_limit = std::min<int64_t>(INT32_MAX, 2 * entries + 65536);
   int64_t size = 0;
   for (const auto& [piece, id] : spec.vocab) {
-    if (id < 0 || id > INT32_MAX) m.fail("token '" + piece + "' has the id " + std::to_string(id));
+    if (id < 0 || id >= id_limit) {
+      m.fail("token '" + piece + "' has the id " + std::to_string(id) + " (ids must be below " + std::to_string(id_limit) +
+             " for " + std::to_string(entries) + " tokens)");
+    }
     size = std::max(size, id + 1);
   }
   for (const BpeAddedToken& token : spec.added_tokens) {
-    if (token.id < 0 || token.id > INT32_MAX) {
-      m.fail("added token '" + token.content + "' has the id " + std::to_string(token.id));
+    if (token.id < 0 || token.id >= id_limit) {
+      m.fail("added token '" + token.content + "' has the id " + std::to_string(token.id) + " (ids must be below " +
+             std::to_string(id_limit) + " for " + std::to_string(entries) + " tokens)");
     }
     if (token.content.empty()) m.fail("added token " + std::to_string(token.id) + " is empty");
     size = std::max(size, token.id + 1);

@@ -5,6 +5,7 @@
 #include "text/unicode.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <unordered_map>
 
@@ -83,6 +84,9 @@ BpeSpec read_llama3_tiktoken(const fs::path& model, const std::optional<fs::path
     throw std::runtime_error(model.string() + ": line " + std::to_string(line_number) + ": " + what);
   };
 
+  std::error_code size_error;
+  const auto size_value = std::filesystem::file_size(model, size_error);
+  const unsigned long long file_bytes = size_error ? ~0ULL : static_cast<unsigned long long>(size_value);
   std::vector<std::string> token_bytes;  // by rank
   std::unordered_map<std::string, int32_t> rank_of;
   std::string line;
@@ -95,7 +99,11 @@ BpeSpec read_llama3_tiktoken(const fs::path& model, const std::optional<fs::path
     }
     const std::string bytes = *decode_base64(std::string_view(line).substr(0, space));
     const unsigned long long rank = std::stoull(line.substr(space + 1));
-    if (rank > INT32_MAX) fail(number, "rank " + line.substr(space + 1) + " is too large");
+    // A rank cannot exceed the file's size: each token takes a line of at least three bytes, so
+    // a huge rank is hostile (it would make precept allocate that many strings).
+    if (rank > INT32_MAX || rank > file_bytes) {
+      fail(number, "rank " + line.substr(space + 1) + " is too large for a " + std::to_string(file_bytes) + "-byte file");
+    }
     if (rank >= token_bytes.size()) token_bytes.resize(rank + 1);
     if (!token_bytes[rank].empty()) fail(number, "rank " + std::to_string(rank) + " is given twice");
     if (!rank_of.emplace(bytes, static_cast<int32_t>(rank)).second) fail(number, "the token is given twice");

@@ -157,7 +157,7 @@ Metrics GrpoTrainer::step() {
   ++step_;
 
   const double lr = learning_rate(schedule_, std::max<int64_t>(0, optimizer_steps_ - 1));
-  const double optimizer_gib = optimizer_->memory().state_bytes_per_rank / double(1 << 30);
+  const double optimizer_gib = optimizer_->measured_memory().state_bytes_per_rank / double(1 << 30);
   const Metrics metrics =
       reduce_step_metrics(context, trajectory, update, lr, seconds_since(start), optimizer_gib).to_metrics();
   log_step(trajectory, metrics);

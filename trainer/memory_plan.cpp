@@ -109,6 +109,11 @@ class Planner {
   MemoryPlan plan() {
     plan_.memory = device_.is_cpu() ? "CPU RAM" : "GPU memory (" + device_.str() + ")";
     plan_.ranks_sharing = device_.is_cpu() ? std::max<int64_t>(1, options_.ranks_sharing) : 1;
+    if (!device_.is_cpu()) {
+      plan_.host_note =
+          "CPU RAM per rank: no tensors stay on the host; each model's safetensors are memory-mapped while it loads "
+          "(page cache, reclaimable) and copied to the GPU tensor by tensor";
+    }
     const lm::ModelConfig shape = options_.shape(config_.policy.model, "policy");
     const c10::ScalarType dtype =
         config_.policy.dtype.empty() ? c10::kFloat : lm::dtype_from_name(config_.policy.dtype, config_.source + ": policy.dtype");
@@ -162,7 +167,7 @@ class Planner {
           counts.trainable_not_fp32 ? count_text(counts.trainable_not_fp32) + " x 4 B" : "none: the trained weights are fp32",
           counts.trainable_not_fp32 * 4);
       add("AdamW moments (fp32)", trained + " x 2 x 4 B", counts.trainable * 8);
-      add("optimizer step: fp32 gradient copies", counts.trainable_not_fp32 ? count_text(counts.trainable_not_fp32) + " x 4 B" : "none",
+      add("fp32 gradient copies", counts.trainable_not_fp32 ? count_text(counts.trainable_not_fp32) + " x 4 B" : "none",
           counts.trainable_not_fp32 * 4, "optimizer step");
       return;
     }
@@ -174,7 +179,7 @@ class Planner {
         fp32 ? 0 : shard * 4);
     add("AdamW moments (fp32)", "shard " + count_text(shard) + " (" + trained + " / " + std::to_string(world) + ") x 2 x 4 B",
         shard * 8);
-    add("optimizer step: shard copies", "2 x " + element_text(shard, counts.trainable_dtype), 2 * shard * element, "optimizer step");
+    add("shard copies", "2 x " + element_text(shard, counts.trainable_dtype), 2 * shard * element, "optimizer step");
   }
 
   void reference_part(const ParameterCounts& counts, c10::ScalarType dtype) {
@@ -425,7 +430,20 @@ std::string MemoryPlan::table() const {
     out << "  available: unknown (" << (limit_source.empty() ? "no limit known for this device" : limit_source)
         << "), not checked\n";
   }
+  if (!host_note.empty()) out << "  " << host_note << "\n";
   return out.str();
+}
+
+nlohmann::json MemoryPlan::to_json() const {
+  nlohmann::json parts = nlohmann::json::array();
+  for (const auto& item : items) {
+    parts.push_back({{"part", item.part}, {"detail", item.detail}, {"bytes", item.bytes}, {"phase", item.phase}});
+  }
+  const auto peak = peak_phase();
+  return {{"memory", memory},           {"summary", summary},         {"items", parts},
+          {"held_bytes", held_bytes()}, {"peak_phase", peak.first},   {"peak_phase_bytes", peak.second},
+          {"total_bytes", total_bytes()}, {"ranks_sharing", ranks_sharing}, {"limit_bytes", limit_bytes},
+          {"limit_source", limit_source}, {"fits", fits()}, {"host_note", host_note}};
 }
 
 lm::ModelConfig model_shape(const std::string& path) {

@@ -15,6 +15,8 @@
 #include "lm/model_config.h"
 #include "trainer/config.h"
 
+#include <nlohmann/json.hpp>
+
 #include <functional>
 #include <set>
 #include <string>
@@ -36,12 +38,14 @@ struct MemoryPlan {
   int64_t ranks_sharing = 1;   // ranks whose plans share this memory (local ranks on one CPU machine)
   int64_t limit_bytes = 0;     // what they may use together; 0 = unknown (no check)
   std::string limit_source;    // "MemAvailable", "--memory-gb", "run.memory_limit_gb", ...
+  std::string host_note;       // a GPU run: what it holds in CPU RAM
 
   int64_t held_bytes() const;                 // the parts held for the whole run
   std::pair<std::string, int64_t> peak_phase() const;  // the largest phase and its bytes
   int64_t total_bytes() const;                // per rank: held + the largest phase
   bool fits() const;                          // total x ranks_sharing <= limit (true when unknown)
   std::string table() const;                  // the printed plan
+  nlohmann::json to_json() const;             // the same, with exact bytes (precept plan --json)
 };
 
 // A model's shape from a recipe's model path (a model directory, config.json or .gguf file).

@@ -22,6 +22,7 @@ int cmd_plan(const std::vector<std::string>& args) {
   std::vector<std::string> overrides;
   int64_t nproc = 1;
   double memory_gb = 0.0;
+  bool json = false;
   options.add_options()
       ("recipe", po::value(&recipe)->required(), "the run's recipe (TOML)")
       ("set", po::value(&overrides)->composing(), "section.key=value, as for precept train (repeatable)")
@@ -29,11 +30,12 @@ int cmd_plan(const std::vector<std::string>& args) {
       ("policy-shape", po::value(&policy_shape), "the policy's shape: a preset (configs/models), model directory, config.json or .gguf")
       ("judge-shape", po::value(&judge_shape), "the judge's (and a reward model's) shape, the same way")
       ("memory-gb", po::value(&memory_gb)->default_value(0.0),
-       "memory per rank in GB (1e9 bytes); 0 = run.memory_limit_gb, else what this machine's device has");
+       "memory per rank in GB (1e9 bytes); 0 = run.memory_limit_gb, else what this machine's device has")
+      ("json", po::bool_switch(&json), "print the plan as JSON with exact bytes instead of the table");
   po::positional_options_description positional;
   positional.add("recipe", 1);
   po::variables_map values;
-  if (!parse_options("plan", "RECIPE.toml [--set section.key=value ...] [--nproc N] [--policy-shape S] [--judge-shape S] [--memory-gb G]",
+  if (!parse_options("plan", "RECIPE.toml [--set section.key=value ...] [--nproc N] [--policy-shape S] [--judge-shape S] [--memory-gb G] [--json]",
                      options, args, values, &positional)) {
     return 0;
   }
@@ -60,7 +62,8 @@ int cmd_plan(const std::vector<std::string>& args) {
     };
     plan = trainer::plan_run_memory(config, plan_options);
   }
-  std::cout << plan.table();
+  if (json) std::cout << plan.to_json().dump(2) << "\n";
+  else std::cout << plan.table();
   return plan.fits() ? 0 : 1;
 }
 

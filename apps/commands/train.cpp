@@ -13,6 +13,7 @@
 #include "trainer/grpo_trainer.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 namespace precept::apps {
@@ -40,7 +41,15 @@ int cmd_train(const std::vector<std::string>& args) {
   trainer::RunConfig config = trainer::load_run_config(run.recipe, run.overrides);
   if (run.check) {
     std::cout << config.resolved;
-    // The memory plan the run would make (model files and prompts are read, no weights).
+    // The memory plan the run would make (model files and prompts are read, no weights); a
+    // recipe for another machine is checked without it.
+    for (const std::string& path : {config.policy.model, config.data.prompts}) {
+      if (!std::filesystem::exists(path)) {
+        std::cout << "\nmemory plan: not made, " << path << " is not on this machine (precept plan --policy-shape "
+                  << "plans a run for models that are elsewhere; docs/memory.md)\n";
+        return 0;
+      }
+    }
     trainer::MemoryPlanOptions options;
     options.world_size = run.nproc > 0 ? run.nproc : trainer::world_size_from_environment();
     options.ranks_sharing = run.nproc > 0 ? run.nproc : trainer::local_ranks_from_environment();

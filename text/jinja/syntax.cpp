@@ -485,6 +485,21 @@ class Parser {
     throw TemplateSyntaxError(message, line > 0 ? line : current().line, name_);
   }
 
+  // The parser recurses once per nested expression or block; a hostile template (a chat
+  // template inside a downloaded tokenizer_config.json) could nest deep enough to overflow the
+  // stack. Real templates nest a few levels; past kMaxDepth the template is an error.
+  static constexpr int kMaxDepth = 256;
+  struct Nesting {
+    explicit Nesting(Parser& parser) : parser_(parser) {
+      if (++parser_.depth_ > kMaxDepth) {
+        --parser_.depth_;
+        parser_.fail("the template nests expressions or blocks more than " + std::to_string(kMaxDepth) + " levels deep");
+      }
+    }
+    ~Nesting() { --parser_.depth_; }
+    Parser& parser_;
+  };
+
   static std::string describe(const Token& token) {
     switch (token.type) {
       case TokenType::End: return "end of template";
@@ -579,6 +594,7 @@ class Parser {
   }
 
   NodePtr parse_statement() {
+    const Nesting nesting(*this);
     if (current().type != TokenType::Name) fail("tag name expected");
     const std::string tag = current().text;
     if (tag == "for") return parse_for();
@@ -799,7 +815,10 @@ class Parser {
     return tuple;
   }
 
-  ExprPtr parse_expression(bool with_conditional = true) { return with_conditional ? parse_conditional() : parse_or(); }
+  ExprPtr parse_expression(bool with_conditional = true) {
+    const Nesting nesting(*this);
+    return with_conditional ? parse_conditional() : parse_or();
+  }
 
   ExprPtr parse_conditional() {
     ExprPtr expr = parse_or();
@@ -838,6 +857,7 @@ class Parser {
   }
 
   ExprPtr parse_not() {
+    const Nesting nesting(*this);
     if (is_name("not")) {
       ExprPtr node = make(Expr::Kind::Unary, current().line);
       advance();
@@ -923,6 +943,7 @@ class Parser {
   // Unary minus binds looser than postfix operators but, as in jinja2, before filters:
   // -x|abs is (-x)|abs.
   ExprPtr parse_unary(bool with_filter = true) {
+    const Nesting nesting(*this);
     ExprPtr node;
     if (is_operator("-") || is_operator("+")) {
       node = make(Expr::Kind::Unary, current().line);
@@ -1181,6 +1202,7 @@ class Parser {
   const std::string& name_;
   std::vector<std::pair<std::string, std::vector<std::string>>> open_blocks_;  // tag, the tags that end it
   int loop_depth_ = 0;
+  int depth_ = 0;  // nested expressions and blocks being parsed (Nesting)
 };
 
 }  // namespace

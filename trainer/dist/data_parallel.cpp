@@ -136,6 +136,21 @@ DataParallelOptimizer::DataParallelOptimizer(lm::TransformerImpl& model, std::sh
 
 DataParallelOptimizer::~DataParallelOptimizer() = default;
 
+OptimizerMemory DataParallelOptimizer::measured_memory() const {
+  OptimizerMemory out;
+  out.parameters = memory_.parameters;
+  out.state_bytes_per_rank = impl_->adam->state_bytes();
+  for (const auto& p : impl_->parameters) {
+    if (p.master.defined()) out.buffer_bytes_per_rank += p.master.nbytes();
+  }
+  if (zero1_) {
+    out.buffer_bytes_per_rank += impl_->gradient_shard.nbytes();
+    const at::Tensor own = impl_->flat_parameters.narrow(0, impl_->communicator->rank() * impl_->shard, impl_->shard);
+    if (impl_->master_shard.data_ptr() != own.data_ptr()) out.buffer_bytes_per_rank += impl_->master_shard.nbytes();
+  }
+  return out;
+}
+
 void DataParallelOptimizer::zero_grad() {
   if (zero1_) {
     impl_->flat_gradients.zero_();

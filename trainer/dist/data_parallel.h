@@ -58,6 +58,9 @@ class DataParallelOptimizer {
   void load_state(const std::map<std::string, at::Tensor>& state);
 
   const OptimizerMemory& memory() const { return memory_; }
+  // The same, measured from the tensors this rank holds now: AdamW's moments (made at the first
+  // step), the fp32 masters and ZeRO-1's fp32 gradient shard.
+  OptimizerMemory measured_memory() const;
   bool zero1() const { return zero1_; }
 
  private:

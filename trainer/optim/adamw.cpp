@@ -28,6 +28,14 @@ AdamW::AdamW(AdamWOptions options) : options_(options) {
   }
 }
 
+int64_t AdamW::state_bytes() const {
+  int64_t bytes = 0;
+  for (const auto& entry : entries_) {
+    if (entry.exp_avg.defined()) bytes += entry.exp_avg.nbytes() + entry.exp_avg_sq.nbytes();
+  }
+  return bytes;
+}
+
 void AdamW::add(const std::string& name, const at::Tensor& param, double weight_decay) {
   if (name.empty()) throw std::invalid_argument("AdamW::add: the tensor name is empty");
   if (index_.count(name)) throw std::invalid_argument("AdamW::add: '" + name + "' is registered twice");

@@ -53,6 +53,8 @@ class AdamW {
   void load_state(const std::map<std::string, at::Tensor>& state);
 
   const AdamWOptions& options() const { return options_; }
+  // Bytes of the exp_avg and exp_avg_sq tensors that exist (they are made at a tensor's first step).
+  int64_t state_bytes() const;
 
  private:
   struct Entry {
