@@ -160,11 +160,11 @@ with tempfile.TemporaryDirectory() as work:
                       "--set", "checkpoint.save_final=false"])
         record = json.loads(open(os.path.join(out, "metrics.jsonl")).readline()) if result.returncode == 0 else {}
         rows.append((zero1, record.get("memory/optimizer_state_gib", float("nan")), record.get("memory/peak_rss_gib", float("nan"))))
-    # The optimizer reports the bytes of the AdamW tensors it holds (exp_avg + exp_avg_sq of its
-    # shard); the measured peak RSS falls with them.
-    check(rows[1][1] * 2 <= rows[0][1] * 1.01, "ZeRO-1 halves the AdamW state a rank holds at 2 ranks")
-    check(rows[1][2] < rows[0][2], f"rank 0's measured peak RSS is lower with ZeRO-1 ({rows[1][2] * 1024:.0f} MiB "
-                                   f"vs {rows[0][2] * 1024:.0f} MiB)")
+    # memory/optimizer_state_gib is measured: the bytes of the exp_avg and exp_avg_sq tensors the
+    # rank holds after the step (its shard under ZeRO-1). Peak RSS is printed, not compared: on this
+    # small model ZeRO-1's flat buffers outweigh the state it saves.
+    check(rows[1][1] * 2 <= rows[0][1] * 1.01 and rows[1][1] > 0,
+          f"ZeRO-1 halves the AdamW tensors a rank holds at 2 ranks ({rows[1][1] * 1024:.1f} vs {rows[0][1] * 1024:.1f} MiB)")
     print("\n| qwen3-demo (20.2M params), 2 ranks | AdamW state per rank | peak RSS of rank 0 |")
     print("| --- | ---: | ---: |")
     for zero1, state, rss in rows:

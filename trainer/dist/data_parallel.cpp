@@ -1,5 +1,7 @@
 #include "trainer/dist/data_parallel.h"
 
+#include <algorithm>
+
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -261,8 +263,13 @@ std::map<std::string, at::Tensor> DataParallelOptimizer::state() {
   for (const auto& [name, tensor] : local) {
     if (name.size() > 5 && name.compare(name.size() - 5, 5, ".step") == 0) step = std::max(step, tensor.item<int64_t>());
   }
-  const std::vector<double> steps = all_reduce_scalars(communicator, {static_cast<double>(step)});
-  step = static_cast<int64_t>(std::llround(steps[0] / 1.0));
+  // The step count is the same on every rank that holds a piece (a rank may hold none): the
+  // largest over ranks. (The sum, which all_reduce_scalars gives, was saved before: world times
+  // the step, so a ZeRO-1 resume took a wrong bias correction.)
+  std::vector<double> steps(world, 0.0);
+  steps[communicator.rank()] = static_cast<double>(step);
+  steps = all_reduce_scalars(communicator, steps);
+  step = static_cast<int64_t>(std::llround(*std::max_element(steps.begin(), steps.end())));
   for (const char* kind : {"exp_avg", "exp_avg_sq"}) {
     at::Tensor shard = at::zeros({impl_->shard}, at::kFloat);
     for (const auto& piece : impl_->pieces) {
