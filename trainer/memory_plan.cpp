@@ -114,7 +114,7 @@ class Planner {
           "CPU RAM per rank: no tensors stay on the host; each model's safetensors are memory-mapped while it loads "
           "(page cache, reclaimable) and copied to the GPU tensor by tensor";
     }
-    const lm::ModelConfig shape = options_.shape(config_.policy.model, "policy");
+    const lm::ModelConfig shape = shape_at(config_.policy.model, "policy", config_.source + ": policy.model");
     const c10::ScalarType dtype =
         config_.policy.dtype.empty() ? c10::kFloat : lm::dtype_from_name(config_.policy.dtype, config_.source + ": policy.dtype");
     const ParameterCounts counts = count_parameters(shape, dtype, config_.policy.lora);
@@ -192,9 +192,10 @@ class Planner {
     core::JsonOptions options(spec.options, spec.where, "reward (type \"" + spec.type + "\")");
     if (spec.type == "scalar_rm") {
       const std::string model = options.string("model", "");
+      if (model.empty()) options.fail("model", "is required (a *ForSequenceClassification checkpoint)");
       const std::string dtype_name = options.string("dtype", "");
       const c10::Device device(options.string("device", config_.run.device));
-      const lm::ModelConfig shape = options_.shape(model, "reward model");
+      const lm::ModelConfig shape = shape_at(model, "reward model", spec.where + ": reward.model");
       const std::optional<c10::ScalarType> asked =
           dtype_name.empty() ? std::nullopt : std::optional(lm::dtype_from_name(dtype_name, spec.where + ": dtype"));
       const c10::ScalarType dtype = loaded_dtype(asked, device, shape);
@@ -203,7 +204,8 @@ class Planner {
       return;
     }
     const reward::JudgeOptions judge = reward::read_judge_options(options, config_.run.device, /*principle_required=*/false);
-    const lm::ModelConfig shape = options_.shape(judge.model, "judge");
+    if (judge.model.empty()) options.fail("model", "is required (the judge's model directory)");
+    const lm::ModelConfig shape = shape_at(judge.model, "judge", spec.where + ": reward.model");
     const c10::ScalarType dtype = loaded_dtype(judge.load.dtype, judge.load.device, shape);
     const ParameterCounts counts = count_parameters(shape, dtype, std::nullopt);
     const bool away = elsewhere(judge.load.device);
@@ -216,6 +218,15 @@ class Planner {
                               rollout::format_bytes(cache.cache_bytes_per_slot / cache.max_length) + where,
         away ? 0 : cache.cache_bytes);
     add("judge work buffers", "one prefill layer, logits and sampling buffers" + where, away ? 0 : cache.workspace_bytes, "judging");
+  }
+
+  // A model's shape; an error names the recipe key that gave the path.
+  lm::ModelConfig shape_at(const std::string& path, const std::string& role, const std::string& key) const {
+    try {
+      return options_.shape(path, role);
+    } catch (const std::exception& error) {
+      throw std::runtime_error(key + " (for the memory plan): " + error.what());
+    }
   }
 
   bool elsewhere(const c10::Device& device) const {
