@@ -12,6 +12,15 @@ using namespace precept::lm;
 using namespace precept::testing;
 
 namespace {
+
+// A safetensors file by hand: the 8-byte little-endian header length, the header, the data.
+std::string raw_safetensors(const std::string& header, const std::string& data = "") {
+  std::string bytes(8, '\0');
+  const uint64_t length = header.size();
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((length >> (8 * i)) & 0xff);
+  return bytes + header + data;
+}
+
 }  // namespace
 
 TEST(Safetensors, RoundTripsEveryFloatDtype) {
@@ -77,11 +86,8 @@ TEST(Safetensors, HeaderShorterThanClaimedIsTruncated) {
 
 TEST(Safetensors, WrongByteCountForShapeIsAnError) {
   fs::path dir = temp_dir("badshape");
-  std::string header = R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,12]}})";
-  std::string bytes(8, '\0');
-  bytes[0] = static_cast<char>(header.size());
-  bytes += header + std::string(12, '\0');
-  write_all(dir / "s.safetensors", bytes);
+  write_all(dir / "s.safetensors",
+            raw_safetensors(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,12]}})", std::string(12, '\0')));
   std::string message = error_of([&] { SafetensorsFile file(dir / "s.safetensors"); });
   EXPECT_NE(message.find("tensor 'w'"), std::string::npos) << message;
   EXPECT_NE(message.find("16"), std::string::npos) << message;
@@ -91,11 +97,7 @@ TEST(Safetensors, WrongByteCountForShapeIsAnError) {
 // data range, describing a 64 EiB tensor over nothing.
 TEST(Safetensors, AShapeWhoseByteCountOverflowsIsAnError) {
   fs::path dir = temp_dir("overflow");
-  std::string header = R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})";
-  std::string bytes(8, '\0');
-  bytes[0] = static_cast<char>(header.size());
-  bytes += header;
-  write_all(dir / "o.safetensors", bytes);
+  write_all(dir / "o.safetensors", raw_safetensors(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})"));
   std::string message = error_of([&] { SafetensorsFile file(dir / "o.safetensors"); });
   EXPECT_NE(message.find("tensor 'w'"), std::string::npos) << message;
   EXPECT_NE(message.find("overflows"), std::string::npos) << message;
@@ -118,11 +120,8 @@ TEST(Safetensors, WritingToATensorReadFromAFileCopiesAndLeavesTheFile) {
 
 TEST(Safetensors, UnknownDtypeIsNamed) {
   fs::path dir = temp_dir("dtype");
-  std::string header = R"({"w":{"dtype":"F8_E4M3","shape":[4],"data_offsets":[0,4]}})";
-  std::string bytes(8, '\0');
-  bytes[0] = static_cast<char>(header.size());
-  bytes += header + std::string(4, '\0');
-  write_all(dir / "d.safetensors", bytes);
+  write_all(dir / "d.safetensors",
+            raw_safetensors(R"({"w":{"dtype":"F8_E4M3","shape":[4],"data_offsets":[0,4]}})", std::string(4, '\0')));
   std::string message = error_of([&] { SafetensorsFile file(dir / "d.safetensors"); });
   EXPECT_NE(message.find("F8_E4M3"), std::string::npos) << message;
   EXPECT_NE(message.find("'w'"), std::string::npos) << message;
