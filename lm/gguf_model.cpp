@@ -653,7 +653,7 @@ GgufModel read_gguf_model(const fs::path& path, c10::ScalarType dtype) {
 
 Transformer load_gguf(const fs::path& path, const LoadOptions& options) {
   GgufFile file(path);
-  const c10::ScalarType dtype = options.dtype.value_or(options.device.is_cpu() ? c10::kFloat : c10::kBFloat16);
+  const c10::ScalarType dtype = loaded_dtype(path, options, ModelConfig{});
   json config_json = gguf_hf_config(file);
   config_json["torch_dtype"] = dtype_name(dtype);
   const ModelConfig config = config_from_json(config_json, path.string() + " (its metadata as config.json)");

@@ -76,10 +76,16 @@ void load_weights(TransformerImpl& model, const fs::path& dir) {
   }
 }
 
+c10::ScalarType loaded_dtype(const fs::path& dir, const LoadOptions& options, const ModelConfig& config) {
+  if (options.dtype) return *options.dtype;
+  if (options.device.is_cpu()) return c10::kFloat;
+  return is_gguf_file(dir) ? c10::kBFloat16 : config.dtype;
+}
+
 Transformer load_pretrained(const fs::path& dir, const LoadOptions& options) {
   if (is_gguf_file(dir)) return load_gguf(dir, options);
   ModelConfig config = load_config(dir);
-  c10::ScalarType dtype = options.dtype.value_or(options.device.is_cpu() ? c10::kFloat : config.dtype);
+  const c10::ScalarType dtype = loaded_dtype(dir, options, config);
   Transformer model(config, at::TensorOptions().dtype(dtype).device(options.device));
   load_weights(*model, dir);
   model->eval();

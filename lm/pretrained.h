@@ -61,6 +61,10 @@ Pretrained open_pretrained(const std::filesystem::path& dir, const OpenOptions& 
 // The stop ids of a model directory by the rule above.
 std::vector<int64_t> stop_ids_of(const std::filesystem::path& dir, const ModelConfig& config, const text::Tokenizer* tokenizer);
 
+// The dtype load_pretrained gives the model of `dir` (config: its config.json, or a GGUF's):
+// options.dtype, else float32 on CPU, else the checkpoint's dtype (bfloat16 for a .gguf).
+c10::ScalarType loaded_dtype(const std::filesystem::path& dir, const LoadOptions& options, const ModelConfig& config);
+
 // Builds the model from dir/config.json and fills every parameter from the safetensors.
 // A missing or unexpected tensor, or a shape mismatch, is an error that lists the names.
 Transformer load_pretrained(const std::filesystem::path& dir, const LoadOptions& options = {});

@@ -9,6 +9,7 @@
 #include "reward/judge_options.h"
 #include "rollout/generator.h"
 #include "rollout/kv_cache.h"
+#include "trainer/run_parts.h"
 
 #include <ATen/ATen.h>
 
@@ -80,11 +81,6 @@ ParameterCounts count_parameters(const lm::ModelConfig& shape, c10::ScalarType d
   return counts;
 }
 
-c10::ScalarType loaded_dtype(const std::optional<c10::ScalarType>& asked, const c10::Device& device,
-                             const lm::ModelConfig& shape) {
-  return asked.value_or(device.is_cpu() ? c10::kFloat : shape.dtype);  // lm::load_pretrained's rule
-}
-
 int64_t environment_int(const char* name) {
   const char* value = std::getenv(name);
   if (!value || !*value) return 0;
@@ -102,7 +98,7 @@ void reward_models(const RewardSpec& spec, std::vector<const RewardSpec*>& out) 
 class Planner {
  public:
   Planner(const RunConfig& config, const MemoryPlanOptions& options)
-      : config_(config), options_(options), device_(config.run.device == "cuda" ? c10::Device("cuda:0") : c10::Device(config.run.device)) {
+      : config_(config), options_(options), device_(run_device(config.run.device, 0)) {
     if (!options_.shape) options_.shape = [](const std::string& path, const std::string&) { return model_shape(path); };
   }
 
@@ -115,8 +111,7 @@ class Planner {
           "(page cache, reclaimable) and copied to the GPU tensor by tensor";
     }
     const lm::ModelConfig shape = shape_at(config_.policy.model, "policy", config_.source + ": policy.model");
-    const c10::ScalarType dtype =
-        config_.policy.dtype.empty() ? c10::kFloat : lm::dtype_from_name(config_.policy.dtype, config_.source + ": policy.dtype");
+    const c10::ScalarType dtype = policy_dtype(config_.policy, config_.source);
     const ParameterCounts counts = count_parameters(shape, dtype, config_.policy.lora);
     policy_parts(counts, dtype);
     optimizer_parts(counts);
@@ -194,19 +189,19 @@ class Planner {
       const std::string model = options.string("model", "");
       if (model.empty()) options.fail("model", "is required (a *ForSequenceClassification checkpoint)");
       const std::string dtype_name = options.string("dtype", "");
-      const c10::Device device(options.string("device", config_.run.device));
+      lm::LoadOptions load;
+      load.device = c10::Device(options.string("device", config_.run.device));
+      if (!dtype_name.empty()) load.dtype = lm::dtype_from_name(dtype_name, spec.where + ": dtype");
       const lm::ModelConfig shape = shape_at(model, "reward model", spec.where + ": reward.model");
-      const std::optional<c10::ScalarType> asked =
-          dtype_name.empty() ? std::nullopt : std::optional(lm::dtype_from_name(dtype_name, spec.where + ": dtype"));
-      const c10::ScalarType dtype = loaded_dtype(asked, device, shape);
+      const c10::ScalarType dtype = lm::loaded_dtype(model, load, shape);
       const ParameterCounts counts = count_parameters(shape, dtype, std::nullopt);
-      add("reward model weights", element_text(counts.base, dtype), elsewhere(device) ? 0 : counts.base_bytes);
+      add("reward model weights", element_text(counts.base, dtype), elsewhere(load.device) ? 0 : counts.base_bytes);
       return;
     }
     const reward::JudgeOptions judge = reward::read_judge_options(options, config_.run.device, /*principle_required=*/false);
     if (judge.model.empty()) options.fail("model", "is required (the judge's model directory)");
     const lm::ModelConfig shape = shape_at(judge.model, "judge", spec.where + ": reward.model");
-    const c10::ScalarType dtype = loaded_dtype(judge.load.dtype, judge.load.device, shape);
+    const c10::ScalarType dtype = lm::loaded_dtype(judge.model, judge.load, shape);
     const ParameterCounts counts = count_parameters(shape, dtype, std::nullopt);
     const bool away = elsewhere(judge.load.device);
     const std::string where = away ? " (on " + judge.load.device.str() + ", not here)" : "";
@@ -363,12 +358,6 @@ int64_t layer_activation_bytes(const lm::ModelConfig& c, const LayerActivations&
   // Qwen3's per-head q/k RMSNorms: the fp32 input, and the normalised value when they train.
   if (c.qk_norm) bytes += (4 + (kind.frozen_base ? 0 : b)) * (q + kv);
   return bytes;
-}
-
-int64_t layer_activation_bytes_per_token(const lm::ModelConfig& config, int64_t element_bytes) {
-  LayerActivations kind;
-  kind.element_bytes = element_bytes;
-  return layer_activation_bytes(config, kind);
 }
 
 int64_t rollout_slots(const RunConfig& config, int64_t world_size) {

@@ -75,8 +75,6 @@ struct LayerActivations {
   int64_t rank = 0;                // LoRA: r
 };
 int64_t layer_activation_bytes(const lm::ModelConfig& config, const LayerActivations& kind);
-// Full fine-tuning with activations of `element_bytes`.
-int64_t layer_activation_bytes_per_token(const lm::ModelConfig& config, int64_t element_bytes);
 
 // The policy generator's slots: rollout.slots, but no more than the sequences a rank generates
 // at once (its share of rollout.prompts_per_step x group_size; a refill round makes fewer), so

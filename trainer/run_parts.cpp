@@ -19,6 +19,10 @@ c10::Device run_device(const std::string& name, int local_rank) {
   return c10::Device(name);
 }
 
+c10::ScalarType policy_dtype(const PolicySection& policy, const std::string& source) {
+  return policy.dtype.empty() ? c10::kFloat : lm::dtype_from_name(policy.dtype, source + ": policy.dtype");
+}
+
 lm::Pretrained open_trained_model(const PolicySection& policy, const std::string& source, c10::Device device,
                                   Communicator& communicator, const std::string& chat_needed, uint64_t seed) {
   lm::Pretrained opened = open_trained_model_files(policy, chat_needed);
@@ -37,7 +41,7 @@ lm::Pretrained open_trained_model_files(const PolicySection& policy, const std::
 void load_trained_weights(lm::Pretrained& opened, const PolicySection& policy, const std::string& source, c10::Device device,
                           Communicator& communicator, uint64_t seed) {
   lm::LoadOptions load;
-  load.dtype = policy.dtype.empty() ? c10::kFloat : lm::dtype_from_name(policy.dtype, source + ": policy.dtype");
+  load.dtype = policy_dtype(policy, source);
   load.device = device;
   opened.model = lm::load_pretrained(policy.model, load);
   opened.model->train();

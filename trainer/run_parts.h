@@ -27,6 +27,9 @@ namespace precept::trainer {
 // "cuda" means cuda:LOCAL_RANK; anything else as torch reads it ("cpu", "cuda:1").
 c10::Device run_device(const std::string& name, int local_rank);
 
+// [policy]'s dtype: policy.dtype, or float32 when it is empty. `source` names the recipe in errors.
+c10::ScalarType policy_dtype(const PolicySection& policy, const std::string& source);
+
 // [policy]'s model in training mode on `device`, rank 0's weights broadcast to every rank.
 // With [policy.lora] the weights are frozen and adapters attached (A seeded by `seed`), so only
 // the adapters train. `chat_needed`: why the loop needs a chat template (empty: it does not).

@@ -43,7 +43,7 @@ int cmd_plan(const std::vector<std::string>& args) {
   const trainer::RunConfig config = trainer::load_run_config(recipe, overrides);
   trainer::MemoryPlanOptions plan_options;
   plan_options.world_size = nproc;
-  plan_options.ranks_sharing = config.run.device.rfind("cuda", 0) == 0 ? 1 : nproc;
+  plan_options.ranks_sharing = nproc;  // on a CPU machine; the plan takes 1 for a GPU
   if (memory_gb > 0) {
     plan_options.limit_bytes = static_cast<int64_t>(memory_gb * 1e9);
     char source[64];
