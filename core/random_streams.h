@@ -24,6 +24,7 @@ enum class Stream : uint64_t {
   reward = 0x72657761ull,     // "rewa": a group's reward seed (judge masking and sampling)
   mini_batch = 0x6d696e69ull, // "mini": the mini-batch permutation of each step and epoch
   judge = 0x6a756467ull,      // "judg": the judge's own sampling streams, apart from the policy's
+  critic = 0x63726974ull,     // "crit": the PPO critic's fresh value head and its LoRA adapters
 };
 
 // The seed of a named stream of a run seeded with `seed`.

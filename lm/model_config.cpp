@@ -22,7 +22,8 @@ struct HeadSuffix {
   ModelHead head;
 };
 constexpr HeadSuffix kHeads[] = {{"ForCausalLM", ModelHead::causal_lm},
-                                 {"ForSequenceClassification", ModelHead::sequence_classification}};
+                                 {"ForSequenceClassification", ModelHead::sequence_classification},
+                                 {"ForTokenClassification", ModelHead::token_classification}};
 
 std::string supported_architectures() {
   std::string out;
@@ -119,6 +120,7 @@ void read_classifier(const json& config, const Reader& reader, ModelConfig& out)
   }
   if (out.num_labels < 1) throw reader.error("id2label", "gives no labels; a sequence classifier needs at least one");
   out.pad_token_id = reader.optional<int64_t>("pad_token_id", -1);
+  if (out.head == ModelHead::token_classification) out.classifier_bias = reader.optional<bool>("token_classification_bias", true);
 }
 
 }  // namespace
@@ -233,7 +235,7 @@ ModelConfig config_from_json(const json& config, const std::string& source) {
   else if (reader.has("torch_dtype")) dtype = reader.required<std::string>("torch_dtype");
   out.dtype = dtype_from_name(dtype, source + ": \"torch_dtype\"");
 
-  if (out.head == ModelHead::sequence_classification) read_classifier(config, reader, out);
+  if (out.head != ModelHead::causal_lm) read_classifier(config, reader, out);
 
   out.bos_token_id = reader.optional<int64_t>("bos_token_id", -1);
   if (reader.has("eos_token_id")) {
@@ -291,7 +293,13 @@ json config_to_json(const ModelConfig& config) {
   out["torch_dtype"] = dtype_name(config.dtype);  // transformers 4, vLLM
   if (config.model_type != "qwen2" && config.model_type != "mistral") out["attention_bias"] = config.qkv_bias;
   if (config.model_type == "llama") out["mlp_bias"] = config.mlp_bias;
-  if (config.head == ModelHead::sequence_classification) write_classifier(config, out);
+  if (config.head != ModelHead::causal_lm) write_classifier(config, out);
+  // transformers' token classifiers apply dropout before `score` (0.1 unless the config sets
+  // classifier_dropout); precept's critic has none, and says so, as veRL sets it to 0.
+  if (config.head == ModelHead::token_classification) {
+    if (!out.contains("classifier_dropout")) out["classifier_dropout"] = 0.0;
+    out["token_classification_bias"] = config.classifier_bias;
+  }
   json rope = {{"rope_theta", config.rope.theta}};
   switch (config.rope.scaling) {
     case RopeScaling::none: rope["rope_type"] = "default"; break;

@@ -17,9 +17,10 @@ namespace precept::lm {
 
 enum class RopeScaling { none, linear, llama3 };
 
-// What sits on top of the decoder: `lm_head` [V, C] (XxxForCausalLM) or `score`
-// [num_labels, C] without bias (XxxForSequenceClassification).
-enum class ModelHead { causal_lm, sequence_classification };
+// What sits on top of the decoder: `lm_head` [V, C] (XxxForCausalLM), `score` [num_labels, C]
+// without bias (XxxForSequenceClassification, pooled at the last token), or `score` with a bias
+// on every token (XxxForTokenClassification: the PPO critic, as veRL loads one with num_labels 1).
+enum class ModelHead { causal_lm, sequence_classification, token_classification };
 
 struct RopeConfig {
   double theta = 10000.0;
@@ -34,9 +35,11 @@ struct ModelConfig {
   std::string architecture;  // e.g. "Qwen3ForCausalLM"
   std::string model_type;    // e.g. "qwen3"
   ModelHead head = ModelHead::causal_lm;  // from the architecture's suffix
-  // Sequence classification only: outputs of `score` (the size of id2label, else "num_labels",
-  // else transformers' default 2).
+  // Sequence and token classification only: outputs of `score` (the size of id2label, else
+  // "num_labels", else transformers' default 2).
   int64_t num_labels = 0;
+  // Token classification only: `score` has a bias (transformers' token_classification_bias, default true).
+  bool classifier_bias = true;
   // -1 = none. A sequence classifier pools the rightmost token that is not this id.
   int64_t pad_token_id = -1;
   int64_t vocab_size = 0;

@@ -58,8 +58,8 @@ void load_weights(TransformerImpl& model, const fs::path& dir) {
     std::string message = dir.string() + ": checkpoint does not match " + config.architecture + " (config.json)";
     if (!missing.empty()) message += "; missing weights: " + join_names(missing);
     if (!unexpected.empty()) message += "; unexpected weights: " + join_names(unexpected);
-    if (config.head == ModelHead::sequence_classification && !available.count("score.weight")) {
-      message += " (a sequence classifier needs score.weight [num_labels, hidden]; is this a causal LM's checkpoint?)";
+    if (config.head != ModelHead::causal_lm && !available.count("score.weight")) {
+      message += " (a classifier needs score.weight [num_labels, hidden]; is this a causal LM's checkpoint?)";
     }
     throw std::runtime_error(message);
   }

@@ -199,10 +199,11 @@ DecoderImpl::DecoderImpl(const ModelConfig& config, const at::TensorOptions& opt
 TransformerImpl::TransformerImpl(ModelConfig config, const at::TensorOptions& options)
     : config_(std::move(config)), rope_(config_) {
   model = register_module("model", Decoder(config_, options));
-  if (config_.head == ModelHead::sequence_classification) {
+  if (config_.head != ModelHead::causal_lm) {
     TORCH_CHECK(config_.num_labels >= 1, "Transformer: ", config_.architecture, " needs num_labels >= 1, not ",
                 config_.num_labels);
-    score = register_module("score", Linear(config_.hidden_size, config_.num_labels, /*bias=*/false, options));
+    const bool bias = config_.head == ModelHead::token_classification && config_.classifier_bias;
+    score = register_module("score", Linear(config_.hidden_size, config_.num_labels, bias, options));
   } else if (!config_.tie_word_embeddings) {
     lm_head = register_module("lm_head", Linear(config_.hidden_size, config_.vocab_size, /*bias=*/false, options));
   }
@@ -342,6 +343,7 @@ at::Tensor TransformerImpl::forward_cached(const at::Tensor& tokens, const at::T
 }
 
 at::Tensor TransformerImpl::logits(const at::Tensor& hidden) {
+  if (score && score->bias.defined()) return score->forward(hidden);  // a token classifier: weight and bias
   const at::Tensor& weight = output_weight();
   const int64_t rows = hidden.numel() / hidden.size(-1);
   if (rows > 1 && rows <= 64 && hidden.device().is_cpu() && hidden.scalar_type() == at::kFloat) {

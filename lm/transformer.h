@@ -169,8 +169,9 @@ class TransformerImpl : public torch::nn::Module {
   // memory that no longer grows with the number of layers).
   void set_recompute(bool on) { recompute_ = on; }
   bool recompute() const { return recompute_; }
-  // hidden [..., C] -> logits [..., V] in the model dtype; for a sequence classifier the
-  // head's outputs [..., num_labels] (pooling one position per sequence is the caller's job).
+  // hidden [..., C] -> logits [..., V] in the model dtype; for a classifier the head's outputs
+  // [..., num_labels] (a token classifier adds its bias; pooling one position per sequence is
+  // the sequence classifier's caller's job).
   at::Tensor logits(const at::Tensor& hidden);
   // The output projection [V, C] (the embedding when tied), or `score` [num_labels, C].
   const at::Tensor& output_weight() const;
@@ -180,8 +181,8 @@ class TransformerImpl : public torch::nn::Module {
 
   const ModelConfig& config() const { return config_; }
   Decoder model{nullptr};
-  Linear lm_head{nullptr};  // [V, C], null when tied or for a sequence classifier
-  Linear score{nullptr};    // [num_labels, C], sequence classifiers only
+  Linear lm_head{nullptr};  // [V, C], null when tied or for a classifier
+  Linear score{nullptr};    // [num_labels, C], classifiers only (with a bias for token classifiers)
 
  private:
   AttentionMask build_mask(const at::Tensor& positions, const at::Tensor& key_valid) const;

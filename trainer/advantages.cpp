@@ -9,8 +9,9 @@ AdvantageEstimator parse_advantage_estimator(std::string_view name) {
   if (name == "grpo") return AdvantageEstimator::kGrpo;
   if (name == "dr_grpo") return AdvantageEstimator::kDrGrpo;
   if (name == "rloo") return AdvantageEstimator::kRloo;
+  if (name == "gae") return AdvantageEstimator::kGae;
   throw std::invalid_argument("unknown advantage estimator '" + std::string(name) +
-                              "'; expected one of: grpo, dr_grpo, rloo");
+                              "'; expected one of: grpo, dr_grpo, rloo, gae");
 }
 
 std::string advantage_estimator_name(AdvantageEstimator estimator) {
@@ -18,6 +19,7 @@ std::string advantage_estimator_name(AdvantageEstimator estimator) {
     case AdvantageEstimator::kGrpo: return "grpo";
     case AdvantageEstimator::kDrGrpo: return "dr_grpo";
     case AdvantageEstimator::kRloo: return "rloo";
+    case AdvantageEstimator::kGae: return "gae";
   }
   return "?";
 }
@@ -98,6 +100,9 @@ GroupAdvantages compute_advantages(const at::Tensor& rewards, int64_t group_size
   if (total == 0 || total % group_size != 0) {
     throw std::invalid_argument("compute_advantages: " + std::to_string(total) +
                                 " rewards do not split into groups of " + std::to_string(group_size));
+  }
+  if (config.estimator == AdvantageEstimator::kGae) {
+    throw std::invalid_argument("compute_advantages: gae advantages come from a critic (trainer/gae.h), not from groups");
   }
   if (config.estimator == AdvantageEstimator::kRloo && group_size < 2) {
     throw std::invalid_argument(

@@ -18,6 +18,7 @@ enum class AdvantageEstimator {
   kGrpo,    // "grpo": (r - mean_group) / (std + epsilon), std as chosen by RewardScaling
   kDrGrpo,  // "dr_grpo": r - mean_group (Dr. GRPO; "grpo" with scaling "none")
   kRloo,    // "rloo": r - mean of the other G-1 = G/(G-1) (r - mean_group)
+  kGae,     // "gae": PPO with a critic, per-token advantages (trainer/gae.h), not computed here
 };
 
 // Which standard deviation divides GRPO advantages (TRL's `scale_rewards`; veRL's
@@ -28,7 +29,7 @@ enum class RewardScaling {
   kNone,   // "none": no division (Dr. GRPO)
 };
 
-// "grpo", "dr_grpo", "rloo"; throws std::invalid_argument listing them for anything else.
+// "grpo", "dr_grpo", "rloo", "gae"; throws std::invalid_argument listing them for anything else.
 AdvantageEstimator parse_advantage_estimator(std::string_view name);
 std::string advantage_estimator_name(AdvantageEstimator estimator);
 // "group", "batch", "none" (also "true" = group and "false" = none, as veRL's boolean).

@@ -46,7 +46,8 @@ CheckpointManager::CheckpointManager(fs::path output_dir, int64_t keep_last)
 
 fs::path CheckpointManager::save(int64_t step, lm::TransformerImpl& model, const fs::path& model_source,
                                  const std::map<std::string, at::Tensor>& optimizer_state, const nlohmann::json& state,
-                                 std::optional<c10::ScalarType> dtype, const std::optional<policy::LoraConfig>& lora) {
+                                 std::optional<c10::ScalarType> dtype, const std::optional<policy::LoraConfig>& lora,
+                                 const std::function<void(const fs::path&)>& extra) {
   fs::create_directories(root_);
   const fs::path final_dir = root_ / step_name(step);
   const fs::path partial = root_ / ("." + step_name(step) + ".partial-" + std::to_string(::getpid()));
@@ -61,9 +62,8 @@ fs::path CheckpointManager::save(int64_t step, lm::TransformerImpl& model, const
       save.source_dir = model_source;
       lm::save_pretrained(model, partial / "model", save);
     }
-    lm::NamedTensors tensors;
-    for (const auto& [name, tensor] : optimizer_state) tensors.push_back({name, tensor.detach().cpu()});
-    lm::write_safetensors(partial / "optimizer.safetensors", tensors);
+    write_tensor_file(partial / "optimizer.safetensors", optimizer_state);
+    if (extra) extra(partial);
     core::replace_file_atomically(partial / "trainer_state.json", state.dump(2) + "\n");
   } catch (...) {
     fs::remove_all(partial);
@@ -113,6 +113,20 @@ std::optional<fs::path> CheckpointManager::latest() const {
   return std::nullopt;
 }
 
+void write_tensor_file(const fs::path& path, const std::map<std::string, at::Tensor>& tensors) {
+  lm::NamedTensors named;
+  for (const auto& [name, tensor] : tensors) named.push_back({name, tensor.detach().cpu()});
+  lm::write_safetensors(path, named);
+}
+
+std::map<std::string, at::Tensor> read_tensor_file(const fs::path& path) {
+  if (!fs::exists(path)) throw std::runtime_error(path.string() + ": missing");
+  std::map<std::string, at::Tensor> out;
+  lm::SafetensorsFile file(path);
+  for (const auto& entry : file.entries()) out[entry.name] = file.tensor(entry.name).clone();
+  return out;
+}
+
 bool CheckpointContents::has_adapter() const { return fs::exists(adapter_dir() / policy::kAdapterConfigFile); }
 
 CheckpointContents load_checkpoint(const fs::path& path) {
@@ -133,10 +147,7 @@ CheckpointContents load_checkpoint(const fs::path& path) {
   if (!fs::exists(dir / "model" / "config.json") && !contents.has_adapter()) {
     throw std::runtime_error(dir.string() + ": neither model/config.json nor adapter/" + policy::kAdapterConfigFile);
   }
-  const fs::path optimizer = dir / "optimizer.safetensors";
-  if (!fs::exists(optimizer)) throw std::runtime_error(optimizer.string() + ": missing");
-  lm::SafetensorsFile file(optimizer);
-  for (const auto& entry : file.entries()) contents.optimizer[entry.name] = file.tensor(entry.name).clone();
+  contents.optimizer = read_tensor_file(dir / "optimizer.safetensors");
   return contents;
 }
 

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -25,6 +26,9 @@ struct CheckpointContents {
   nlohmann::json state;                        // trainer_state.json
   std::map<std::string, at::Tensor> optimizer;  // optimizer.safetensors, by name
   std::filesystem::path model_dir() const { return dir / "model"; }
+  // PPO: the critic (trainer/critic.h) and its optimizer state, when the run has one.
+  std::filesystem::path critic_dir() const { return dir / "critic"; }
+  std::filesystem::path critic_optimizer_file() const { return dir / "critic_optimizer.safetensors"; }
   std::filesystem::path adapter_dir() const { return dir / "adapter"; }  // LoRA runs: peft's format
   bool has_adapter() const;
 };
@@ -37,11 +41,13 @@ class CheckpointManager {
   // generation files copied next to the weights. The model is written in `dtype` (fp32 keeps
   // resumption exact). With `lora` only the adapters are written, as a peft adapter folder
   // `adapter/` (the base is the unchanged `model_source`). Older checkpoints beyond keep_last
-  // are removed after the new one is in place.
+  // are removed after the new one is in place. `extra` writes more parts (the PPO critic) into
+  // the folder before it is moved into place, so they are as atomic as the rest.
   std::filesystem::path save(int64_t step, lm::TransformerImpl& model, const std::filesystem::path& model_source,
                              const std::map<std::string, at::Tensor>& optimizer_state, const nlohmann::json& state,
                              std::optional<c10::ScalarType> dtype = std::nullopt,
-                             const std::optional<policy::LoraConfig>& lora = std::nullopt);
+                             const std::optional<policy::LoraConfig>& lora = std::nullopt,
+                             const std::function<void(const std::filesystem::path&)>& extra = {});
 
   // The newest complete checkpoint (from `latest`, else the highest step folder), if any.
   std::optional<std::filesystem::path> latest() const;
@@ -52,6 +58,11 @@ class CheckpointManager {
   std::filesystem::path root_;
   int64_t keep_last_;
 };
+
+// Writes named tensors as safetensors (the optimizer states' file format), copied to the CPU.
+void write_tensor_file(const std::filesystem::path& path, const std::map<std::string, at::Tensor>& tensors);
+// Reads such a file back, every tensor cloned out of the mapping. Throws naming a missing file.
+std::map<std::string, at::Tensor> read_tensor_file(const std::filesystem::path& path);
 
 // Reads a checkpoint folder (or a run's output folder, meaning its latest checkpoint). Throws
 // naming the file when something is missing or malformed.

@@ -119,6 +119,41 @@ RunSection read_run(const core::TomlSection& section) {
   return run;
 }
 
+policy::LoraConfig read_lora(const core::TomlSection& lora, bool recompute, const std::string& prefix) {
+  policy::LoraConfig config;
+  config.r = lora.get_int("r", config.r);
+  positive(lora, "r", static_cast<double>(config.r));
+  config.alpha = lora.get_double("alpha", config.alpha);
+  positive(lora, "alpha", config.alpha);
+  config.dropout = lora.get_double("dropout", config.dropout);
+  if (!(config.dropout >= 0.0 && config.dropout < 1.0)) lora.fail("dropout", "must be in [0, 1)");
+  config.rslora = lora.get_bool("rslora", config.rslora);
+  if (lora.has("target_modules")) {
+    config.target_modules = lora.get_strings("target_modules");
+    if (config.target_modules.empty()) lora.fail("target_modules", "must name at least one module (or be \"all-linear\")");
+    // "q_proj,v_proj" as one string, as a command line would write it.
+    std::vector<std::string> names;
+    for (const auto& item : config.target_modules) {
+      size_t start = 0;
+      while (start <= item.size()) {
+        const size_t comma = std::min(item.find(',', start), item.size());
+        std::string name = item.substr(start, comma - start);
+        name.erase(0, name.find_first_not_of(" \t"));
+        name.erase(name.find_last_not_of(" \t") + 1);
+        if (name.empty()) lora.fail("target_modules", "holds an empty module name");
+        names.push_back(name);
+        start = comma + 1;
+      }
+    }
+    config.target_modules = names;
+  }
+  if (config.dropout > 0.0 && recompute) {
+    lora.fail("dropout", "must be 0 with " + prefix + ".recompute = true (a recomputed layer would draw other dropout masks)");
+  }
+  lora.finish();
+  return config;
+}
+
 PolicySection read_policy(const core::TomlSection& section) {
   PolicySection policy;
   policy.model = section.required_string("model");
@@ -126,41 +161,7 @@ PolicySection read_policy(const core::TomlSection& section) {
   policy.recompute = section.get_bool("recompute", policy.recompute);
   policy.logprob_chunk = section.get_int("logprob_chunk", policy.logprob_chunk);
   positive(section, "logprob_chunk", static_cast<double>(policy.logprob_chunk));
-  if (section.has("lora")) {
-    const core::TomlSection lora = section.section("lora");
-    policy::LoraConfig config;
-    config.r = lora.get_int("r", config.r);
-    positive(lora, "r", static_cast<double>(config.r));
-    config.alpha = lora.get_double("alpha", config.alpha);
-    positive(lora, "alpha", config.alpha);
-    config.dropout = lora.get_double("dropout", config.dropout);
-    if (!(config.dropout >= 0.0 && config.dropout < 1.0)) lora.fail("dropout", "must be in [0, 1)");
-    config.rslora = lora.get_bool("rslora", config.rslora);
-    if (lora.has("target_modules")) {
-      config.target_modules = lora.get_strings("target_modules");
-      if (config.target_modules.empty()) lora.fail("target_modules", "must name at least one module (or be \"all-linear\")");
-      // "q_proj,v_proj" as one string, as a command line would write it.
-      std::vector<std::string> names;
-      for (const auto& item : config.target_modules) {
-        size_t start = 0;
-        while (start <= item.size()) {
-          const size_t comma = std::min(item.find(',', start), item.size());
-          std::string name = item.substr(start, comma - start);
-          name.erase(0, name.find_first_not_of(" \t"));
-          name.erase(name.find_last_not_of(" \t") + 1);
-          if (name.empty()) lora.fail("target_modules", "holds an empty module name");
-          names.push_back(name);
-          start = comma + 1;
-        }
-      }
-      config.target_modules = names;
-    }
-    if (config.dropout > 0.0 && policy.recompute) {
-      lora.fail("dropout", "must be 0 with policy.recompute = true (a recomputed layer would draw other dropout masks)");
-    }
-    lora.finish();
-    policy.lora = config;
-  }
+  if (section.has("lora")) policy.lora = read_lora(section.section("lora"), policy.recompute, "policy");
   section.finish();
   return policy;
 }
@@ -248,6 +249,33 @@ AlgorithmSection read_algorithm(const core::TomlSection& section, const RolloutS
   a.loss.entropy_coef = section.get_double("entropy_coef", a.loss.entropy_coef);
   a.kl_coef = section.get_double("kl_coef", a.kl_coef);
   non_negative(section, "kl_coef", a.kl_coef);
+  // PPO with a critic. Its KL in the reward is k1 unless kl_estimator says otherwise (veRL's
+  // kl_penalty "kl", OpenRLHF's recommendation).
+  if (a.gae() && !section.has("kl_estimator")) a.kl = KlOptions{KlEstimator::kK1, true, false};
+  a.gamma = section.get_double("gamma", a.gamma);
+  a.lam = section.get_double("lam", a.lam);
+  if (!(a.gamma >= 0 && a.gamma <= 1)) section.fail("gamma", "must be in [0, 1]");
+  if (!(a.lam >= 0 && a.lam <= 1)) section.fail("lam", "must be in [0, 1]");
+  a.whiten_advantages = section.get_bool("whiten_advantages", a.whiten_advantages);
+  a.value_clip = section.get_double("value_clip", a.value_clip);
+  non_negative(section, "value_clip", a.value_clip);
+  a.critic_warmup = section.get_int("critic_warmup", a.critic_warmup);
+  non_negative(section, "critic_warmup", static_cast<double>(a.critic_warmup));
+  a.reward_clip = section.get_double("reward_clip", a.reward_clip);
+  non_negative(section, "reward_clip", a.reward_clip);
+  a.kl_target = section.get_double("kl_target", a.kl_target);
+  non_negative(section, "kl_target", a.kl_target);
+  a.kl_horizon = section.get_int("kl_horizon", a.kl_horizon);
+  positive(section, "kl_horizon", static_cast<double>(a.kl_horizon));
+  if (!a.gae()) {
+    for (const char* key : {"gamma", "lam", "whiten_advantages", "value_clip", "critic_warmup", "reward_clip"}) {
+      if (section.has(key)) section.fail(key, "is a PPO setting; it needs advantage = \"gae\"");
+    }
+  }
+  if (a.gae() && a.filter_zero_variance) {
+    section.fail("filter_zero_variance", "drops groups without reward variance, which GRPO needs and PPO does not; it cannot be used with advantage = \"gae\"");
+  }
+  if (a.kl_target > 0 && a.kl_mode != KlMode::reward) section.fail("kl_target", "adapts the KL in the reward; it needs kl = \"reward\"");
   const int64_t overlong_buffer = section.get_int("overlong_buffer", 0);
   const double overlong_factor = section.get_double("overlong_penalty", OverlongPenalty{}.penalty_factor);
   if (overlong_buffer > 0) {
@@ -256,6 +284,25 @@ AlgorithmSection read_algorithm(const core::TomlSection& section, const RolloutS
   }
   section.finish();
   return a;
+}
+
+CriticSection read_critic(const core::TomlSection& section) {
+  CriticSection c;
+  c.model = section.get_string("model", c.model);
+  c.dtype = section.get_string("dtype", c.dtype);
+  c.recompute = section.get_bool("recompute", c.recompute);
+  c.lr = section.get_double("lr", c.lr);
+  non_negative(section, "lr", c.lr);
+  c.weight_decay = section.get_double("weight_decay", c.weight_decay);
+  c.max_grad_norm = section.get_double("max_grad_norm", c.max_grad_norm);
+  non_negative(section, "max_grad_norm", c.max_grad_norm);
+  c.warmup_steps = section.get_int("warmup_steps", c.warmup_steps);
+  non_negative(section, "warmup_steps", static_cast<double>(c.warmup_steps));
+  c.head_init_std = section.get_double("head_init_std", c.head_init_std);
+  non_negative(section, "head_init_std", c.head_init_std);
+  if (section.has("lora")) c.lora = read_lora(section.section("lora"), c.recompute, "critic");
+  section.finish();
+  return c;
 }
 
 OptimSection read_optim(const core::TomlSection& section, OptimSection o = {}) {
@@ -346,6 +393,11 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
                                          : "grades judgments against gold scores; it needs [task] kind = \"judge\""));
   }
   config.algorithm = read_algorithm(root.section("algorithm"), config.rollout);
+  if (config.algorithm.gae()) {
+    config.critic = read_critic(root.section("critic"));
+  } else if (root.has("critic")) {
+    root.fail("critic", "is PPO's value model; it needs [algorithm] advantage = \"gae\"");
+  }
   config.optim = read_optim(root.section("optim"));
   config.checkpoint = read_checkpoint(root.section("checkpoint"));
   config.logging = read_logging(root.section("logging"));

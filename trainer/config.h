@@ -108,6 +108,35 @@ struct AlgorithmSection {
   // The loss configuration of a micro-batch: `loss` with the KL term when kl_mode is loss.
   PolicyLossConfig policy_loss_config() const;
   std::optional<OverlongPenalty> overlong;  // DAPO soft overlong punishment, when buffer > 0
+
+  // PPO with a critic (advantage = "gae"; docs/ppo.md gives each formula and the peers' names).
+  double gamma = 1.0;              // discount (veRL algorithm.gamma 1.0, OpenRLHF 1, TRL 1.0)
+  double lam = 1.0;                // GAE lambda (veRL algorithm.lam 1.0, OpenRLHF 1, TRL 0.95)
+  bool whiten_advantages = true;   // masked whitening over the step's whole batch (all ranks)
+  double value_clip = 0.5;         // c in clip(v, V_old - c, V_old + c) (veRL cliprange_value 0.5, TRL 0.2)
+  int64_t critic_warmup = 0;       // the first N steps update only the critic (veRL trainer.critic_warmup)
+  double reward_clip = 0.0;        // the sequence score clipped to [-c, c] before GAE; 0 = off (OpenRLHF 10)
+  double kl_target = 0.0;          // adaptive KL controller's target KL; 0 = kl_coef stays fixed
+  int64_t kl_horizon = 10000;      // the adaptive controller's horizon (veRL kl_ctrl.horizon)
+  bool gae() const { return advantage.estimator == AdvantageEstimator::kGae; }
+};
+
+// [critic]: the PPO value model (algorithm.advantage = "gae"), kept apart from the policy with
+// its own weights, AdamW state (replicated or ZeRO-1 as [distributed] says) and learning rate;
+// betas, eps and the schedule's kind are [optim]'s. docs/ppo.md.
+struct CriticSection {
+  // "" = the policy's model with a fresh value head (veRL's default); else a critic precept saved
+  // (XxxForTokenClassification, one label) or a reward model (XxxForSequenceClassification, one
+  // label), whose `score` becomes the value head.
+  std::string model;
+  std::string dtype = "";          // "" = policy.dtype
+  bool recompute = false;
+  double lr = 1e-5;                // veRL critic.optim.lr 1e-5 (OpenRLHF 9e-6)
+  double weight_decay = 0.0;
+  double max_grad_norm = 1.0;      // 0 = no clipping
+  int64_t warmup_steps = 0;        // linear lr warmup of the critic's schedule
+  double head_init_std = 0.02;     // a fresh head: weight ~ normal(0, std), bias 0 (transformers' initializer_range)
+  std::optional<policy::LoraConfig> lora;  // [critic.lora]: adapters on the critic's body, the head trained in full
 };
 
 struct OptimSection {
@@ -140,6 +169,7 @@ struct RunConfig {
   RolloutSection rollout;
   RewardSpec reward;
   AlgorithmSection algorithm;
+  CriticSection critic;   // read only with algorithm.advantage = "gae"
   OptimSection optim;
   CheckpointSection checkpoint;
   LoggingSection logging;

@@ -1,7 +1,9 @@
 #include "trainer/grpo_trainer.h"
 
 #include "trainer/judge_task.h"
+#include "trainer/gae.h"
 #include "trainer/memory_plan.h"
+#include "trainer/ppo.h"
 #include "trainer/reward_factory.h"
 #include "trainer/run_parts.h"
 #include "trainer/step_metrics.h"
@@ -78,7 +80,10 @@ GrpoTrainer::GrpoTrainer(RunConfig config, std::shared_ptr<Communicator> communi
   generator_ = std::make_unique<rollout::Generator>(*policy_.model, generator, policy_.tokenizer.get());
   reward_ = make_reward(config_.reward, RewardContext{device_.str(), config_.run.seed, config_.policy.model});
   optimizer_ = make_optimizer(*policy_.model, communicator_, config_.optim, config_.distributed);
-  schedule_ = lr_schedule_of(config_.optim, config_.run.steps * config_.algorithm.epochs * config_.algorithm.mini_batches);
+  const int64_t optimizer_steps = config_.run.steps * config_.algorithm.epochs * config_.algorithm.mini_batches;
+  schedule_ = lr_schedule_of(config_.optim, optimizer_steps);
+  kl_coef_ = config_.algorithm.kl_coef;
+  if (config_.algorithm.gae()) critic_ = std::make_unique<Critic>(config_, communicator_, device_, optimizer_steps);
   if (communicator_->is_main()) {
     checkpoints_ = std::make_unique<CheckpointManager>(config_.run.output_dir, config_.checkpoint.keep_last);
   }
@@ -103,15 +108,23 @@ void GrpoTrainer::check_memory_plan() {
 std::string GrpoTrainer::checkpoint_dir() const { return (fs::path(config_.run.output_dir) / "checkpoints").string(); }
 
 nlohmann::json GrpoTrainer::trainer_state() const {
-  nlohmann::json state = loop_state({"grpo", step_, optimizer_steps_, sampler_->position()}, config_.run, config_.policy,
+  nlohmann::json state = loop_state({"grpo", step_, optimizer_steps_, sampler_->position(), {}, {}}, config_.run, config_.policy,
                                     config_.source, communicator_->world_size(), config_.distributed.zero1);
   state["note"] = "rollout, judge and mini-batch randomness are counter-based streams of (seed, step, prompt position)";
+  state["kl_coef"] = kl_coef_;
+  if (critic_) state["critic_optimizer_steps"] = critic_->optimizer_steps();
   return state;
 }
 
 std::string GrpoTrainer::save_checkpoint() {
+  std::function<void(const fs::path&)> write_critic;
+  std::map<std::string, at::Tensor> critic_state;
+  if (critic_) {
+    critic_state = critic_->optimizer_state();  // a collective under ZeRO-1
+    write_critic = [&](const fs::path& folder) { critic_->save(folder, critic_state); };
+  }
   return save_loop_checkpoint(*communicator_, *optimizer_, checkpoints_.get(), metrics_.get(), *policy_.model,
-                              config_.policy, step_, trainer_state());
+                              config_.policy, step_, trainer_state(), write_critic);
 }
 
 void GrpoTrainer::resume(const std::string& path) {
@@ -120,6 +133,8 @@ void GrpoTrainer::resume(const std::string& path) {
   sampler_->restore(position.data);
   step_ = position.step;
   optimizer_steps_ = position.optimizer_steps;
+  kl_coef_ = position.state.value("kl_coef", config_.algorithm.kl_coef);
+  if (critic_) critic_->load(position.dir, position.state.value("critic_optimizer_steps", int64_t(0)));
 }
 
 StepContext GrpoTrainer::step_context() {
@@ -127,7 +142,7 @@ StepContext GrpoTrainer::step_context() {
   lm::TransformerImpl* reference = lora_reference ? policy_.model.get() : (reference_ ? reference_.get() : nullptr);
   return StepContext{config_,     *communicator_,     device_, *policy_.model, reference,
                      *generator_, *policy_.tokenizer, *data_,  *reward_,       policy_.stop_ids,
-                     step_ + 1,   lora_reference};
+                     step_ + 1,   lora_reference,     kl_coef_};
 }
 
 Metrics GrpoTrainer::step() {
@@ -144,22 +159,52 @@ Metrics GrpoTrainer::step() {
   refill_zero_variance_groups(context, *sampler_, trajectory);
   trajectory.rewards = shape_rewards(config_.algorithm, trajectory);
   old_and_reference_logprobs(context, trajectory);
-  kl_in_reward(context, trajectory);
-  group_advantages(context, trajectory);
-
+  if (critic_) {
+    // PPO: the critic's values, GAE per token, then the critic's own update.
+    critic_values(context, *critic_, trajectory);
+    gae_phase(context, trajectory);
+  } else {
+    kl_in_reward(context, trajectory);
+    group_advantages(context, trajectory);
+  }
+  UpdateTotals critic_update;
+  if (critic_) {
+    Optimization critic_optimization = critic_->optimization();
+    critic_update = run_update(
+        context, trajectory, critic_optimization,
+        [&](const std::vector<int64_t>& members, const LossNormalizer& normalizer) {
+          return critic_micro_batch_loss(context, *critic_, trajectory, members, normalizer);
+        },
+        hooks_);
+  }
+  // PPO's critic warm-up: the first critic_warmup steps leave the policy as it is.
+  const bool warmup = critic_ && context.step <= config_.algorithm.critic_warmup;
   Optimization optimization{*optimizer_, schedule_, optimizer_steps_, config_.optim.max_grad_norm};
-  const UpdateTotals update = run_update(
-      context, trajectory, optimization,
-      [&](const std::vector<int64_t>& members, const LossNormalizer& normalizer) {
-        return grpo_micro_batch_loss(context, trajectory, members, normalizer);
-      },
-      hooks_);
+  UpdateTotals update;
+  if (!warmup) {
+    update = run_update(
+        context, trajectory, optimization,
+        [&](const std::vector<int64_t>& members, const LossNormalizer& normalizer) {
+          return micro_batch_result(grpo_micro_batch_loss(context, trajectory, members, normalizer));
+        },
+        hooks_);
+  }
   ++step_;
 
   const double lr = learning_rate(schedule_, std::max<int64_t>(0, optimizer_steps_ - 1));
   const double optimizer_gib = optimizer_->measured_memory().state_bytes_per_rank / double(1 << 30);
-  const Metrics metrics =
-      reduce_step_metrics(context, trajectory, update, lr, seconds_since(start), optimizer_gib).to_metrics();
+  Metrics metrics = reduce_step_metrics(context, trajectory, update, lr, seconds_since(start), optimizer_gib).to_metrics();
+  if (critic_) {
+    for (const auto& [name, value] : ppo_metrics(context, trajectory, critic_update, critic_->learning_rate(), warmup)) {
+      metrics[name] = value;
+    }
+  }
+  if (config_.algorithm.kl_target > 0) {
+    const int64_t sequences = config_.rollout.prompts_per_step * config_.rollout.group_size;
+    kl_coef_ = adapted_kl_coef(kl_coef_, trajectory.kl_reward_mean, config_.algorithm.kl_target, sequences,
+                               config_.algorithm.kl_horizon);
+    metrics["kl/coef"] = trajectory.kl_coef;
+  }
   log_step(trajectory, metrics);
   return metrics;
 }

@@ -1,10 +1,12 @@
-// The GRPO loop: each step samples prompts, generates G responses each with the policy itself
+// The RL loop, GRPO and PPO: each step samples prompts, generates G responses each with the policy itself
 // (no-grad, KV cache, no weight sync), scores each group with the configured reward, turns the
 // rewards into group-relative advantages and updates the policy with the clipped objective
 // (optionally KL to a frozen reference), then logs metrics and writes checkpoints. A step is the
 // sequence of phases of trainer/phases.h, trainer/update.h and trainer/step_metrics.h. Data
 // parallel through a Communicator: each rank rolls out and scores its share of the prompts;
-// gradients are summed across ranks. Not the math (trainer/advantages.h, policy_loss.h, ...).
+// gradients are summed across ranks. With algorithm.advantage = "gae" the step is PPO's: a
+// critic (trainer/critic.h) gives values, GAE gives per-token advantages and the critic is
+// updated beside the policy (trainer/ppo.h). Not the math (trainer/advantages.h, gae.h, ...).
 #pragma once
 
 #include "lm/pretrained.h"
@@ -15,6 +17,7 @@
 #include "trainer/checkpoint.h"
 #include "trainer/dist/communicator.h"
 #include "trainer/config.h"
+#include "trainer/critic.h"
 #include "trainer/dist/data_parallel.h"
 #include "trainer/hooks.h"
 #include "trainer/optim/lr_schedule.h"
@@ -52,6 +55,8 @@ class GrpoTrainer {
 
   int64_t current_step() const { return step_; }
   lm::TransformerImpl& policy() { return *policy_.model; }
+  Critic* critic() { return critic_.get(); }  // null unless advantage = "gae"
+  double kl_coef() const { return kl_coef_; }
   const RunConfig& config() const { return config_; }
   // The memory plan made before the models were loaded (trainer/memory_plan.h).
   const MemoryPlan& memory_plan() const { return memory_plan_; }
@@ -80,6 +85,8 @@ class GrpoTrainer {
   std::unique_ptr<reward::Reward> reward_;
   std::unique_ptr<DataParallelOptimizer> optimizer_;
   LrSchedule schedule_;
+  std::unique_ptr<Critic> critic_;  // PPO only
+  double kl_coef_ = 0;              // the KL-in-reward coefficient (adapted after each step with kl_target)
   std::unique_ptr<MetricsLogger> metrics_;
   std::unique_ptr<CheckpointManager> checkpoints_;
   TrainerHooks hooks_;

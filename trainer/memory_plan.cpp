@@ -54,6 +54,10 @@ ParameterCounts count_parameters(const lm::ModelConfig& shape, c10::ScalarType d
                                  const std::optional<policy::LoraConfig>& lora) {
   lm::Transformer model(shape, at::TensorOptions().dtype(dtype).device(at::kMeta));
   if (lora) policy::attach_lora(*model, *lora, 0);
+  if (lora && model->score && shape.head == lm::ModelHead::token_classification) {
+    // The PPO critic trains its value head in full beside the adapters (trainer/critic.h).
+    for (auto& p : model->score->parameters()) p.set_requires_grad(true);
+  }
   ParameterCounts counts;
   for (const auto& item : model->named_parameters()) {
     const at::Tensor& p = item.value();
@@ -116,6 +120,7 @@ class Planner {
     policy_parts(counts, dtype);
     optimizer_parts(counts);
     reference_part(counts, dtype);
+    if (config_.algorithm.gae()) critic_parts(shape);
     for (const RewardSpec* spec : reward_models_of()) reward_model_parts(*spec);
     rollout_parts(shape, dtype);
     update_parts(shape, dtype, counts);
@@ -153,28 +158,65 @@ class Planner {
   // trainer/dist/data_parallel.cpp's layout: replicated, every rank holds gradients, masters and
   // moments for every trainable element; ZeRO-1 holds flat padded gradients plus an fp32
   // gradient shard, and masters and moments for its 1/world shard.
-  void optimizer_parts(const ParameterCounts& counts) {
+  // `prefix` names another trained model's parts ("critic "); its optimizer step is its own phase.
+  void optimizer_parts(const ParameterCounts& counts, const std::string& prefix = "") {
     const int64_t world = options_.world_size, element = static_cast<int64_t>(c10::elementSize(counts.trainable_dtype));
     const std::string trained = count_text(counts.trainable) + " trained";
+    const std::string step = prefix + "optimizer step";
     if (!config_.distributed.zero1) {
-      add("gradients", element_text(counts.trainable, counts.trainable_dtype), counts.trainable_bytes);
-      add("fp32 master weights",
+      add(prefix + "gradients", element_text(counts.trainable, counts.trainable_dtype), counts.trainable_bytes);
+      add(prefix + "fp32 master weights",
           counts.trainable_not_fp32 ? count_text(counts.trainable_not_fp32) + " x 4 B" : "none: the trained weights are fp32",
           counts.trainable_not_fp32 * 4);
-      add("AdamW moments (fp32)", trained + " x 2 x 4 B", counts.trainable * 8);
-      add("fp32 gradient copies", counts.trainable_not_fp32 ? count_text(counts.trainable_not_fp32) + " x 4 B" : "none",
-          counts.trainable_not_fp32 * 4, "optimizer step");
+      add(prefix + "AdamW moments (fp32)", trained + " x 2 x 4 B", counts.trainable * 8);
+      add(prefix + "fp32 gradient copies", counts.trainable_not_fp32 ? count_text(counts.trainable_not_fp32) + " x 4 B" : "none",
+          counts.trainable_not_fp32 * 4, step);
       return;
     }
     const int64_t shard = (counts.trainable + world - 1) / world;
     const bool fp32 = counts.trainable_dtype == c10::kFloat;
-    add("gradients", "flat " + element_text(shard * world, counts.trainable_dtype) + " + fp32 shard " + count_text(shard) + " x 4 B",
+    add(prefix + "gradients",
+        "flat " + element_text(shard * world, counts.trainable_dtype) + " + fp32 shard " + count_text(shard) + " x 4 B",
         shard * world * element + shard * 4);
-    add("fp32 master weights", fp32 ? "none: the trained weights are fp32" : "shard " + count_text(shard) + " x 4 B",
+    add(prefix + "fp32 master weights", fp32 ? "none: the trained weights are fp32" : "shard " + count_text(shard) + " x 4 B",
         fp32 ? 0 : shard * 4);
-    add("AdamW moments (fp32)", "shard " + count_text(shard) + " (" + trained + " / " + std::to_string(world) + ") x 2 x 4 B",
-        shard * 8);
-    add("shard copies", "2 x " + element_text(shard, counts.trainable_dtype), 2 * shard * element, "optimizer step");
+    add(prefix + "AdamW moments (fp32)",
+        "shard " + count_text(shard) + " (" + trained + " / " + std::to_string(world) + ") x 2 x 4 B", shard * 8);
+    add(prefix + "shard copies", "2 x " + element_text(shard, counts.trainable_dtype), 2 * shard * element, step);
+  }
+
+  // PPO's critic (trainer/critic.h): the policy's body (or [critic] model's) with a one-label
+  // head, its optimizer laid out as the policy's, and its update: the same decoder activations
+  // per token as the policy's, and no log-prob head.
+  void critic_parts(const lm::ModelConfig& policy_shape) {
+    const CriticSection& critic = config_.critic;
+    lm::ModelConfig shape = critic.model.empty() ? policy_shape : shape_at(critic.model, "critic", config_.source + ": critic.model");
+    shape.head = lm::ModelHead::token_classification;
+    shape.num_labels = 1;
+    const c10::ScalarType dtype = critic.dtype.empty() ? policy_dtype(config_.policy, config_.source)
+                                                       : lm::dtype_from_name(critic.dtype, config_.source + ": critic.dtype");
+    const ParameterCounts counts = count_parameters(shape, dtype, critic.lora);
+    add("critic weights", element_text(counts.base, dtype) + (critic.lora ? ", frozen but the head" : ""), counts.base_bytes);
+    if (critic.lora) add("critic LoRA adapters", element_text(counts.adapters, counts.trainable_dtype), counts.adapter_bytes);
+    optimizer_parts(counts, "critic ");
+    const int64_t b = static_cast<int64_t>(c10::elementSize(dtype)), h = shape.hidden_size;
+    const int64_t micro = config_.algorithm.micro_batch_size, T = sequence_tokens(), tokens = micro * T;
+    LayerActivations kind;
+    kind.element_bytes = b;
+    if (critic.lora) {
+      kind.frozen_base = true;
+      kind.adapted = counts.adapted;
+      kind.adapter_bytes = static_cast<int64_t>(c10::elementSize(counts.trainable_dtype));
+      kind.rank = critic.lora->r;
+    }
+    const int64_t layer = layer_activation_bytes(shape, kind);
+    const int64_t outside = (4 * h + 2 * b * h) * tokens + 2 * micro * T * T;
+    const int64_t saved = critic.recompute ? shape.num_layers * b * h * tokens : shape.num_layers * layer * tokens;
+    const int64_t work = (critic.recompute ? 2 : 1) * layer * tokens;
+    add("critic update activations",
+        std::to_string(micro) + " x " + std::to_string(T) + " tokens, recompute " + (critic.recompute ? "on" : "off") +
+            ", plus one layer's backward",
+        saved + outside + work, "critic update");
   }
 
   void reference_part(const ParameterCounts& counts, c10::ScalarType dtype) {

@@ -119,9 +119,12 @@ void refill_zero_variance_groups(const StepContext& context, PromptSampler& samp
   const AlgorithmSection& algorithm = context.config.algorithm;
   const int64_t N = context.config.rollout.prompts_per_step, G = trajectory.group_size;
   const int64_t world = context.communicator.world_size(), rank = context.communicator.rank();
+  // PPO counts groups without signal too (a metric); any group estimator finds the same ones.
+  AdvantageConfig grouping = algorithm.advantage;
+  if (algorithm.gae()) grouping.estimator = AdvantageEstimator::kDrGrpo;
   for (int64_t round = 0;; ++round) {
     const GroupAdvantages advantages =
-        compute_advantages(at::tensor(shape_rewards(algorithm, trajectory), at::kDouble), G, algorithm.advantage);
+        compute_advantages(at::tensor(shape_rewards(algorithm, trajectory), at::kDouble), G, grouping);
     const int64_t without_signal = static_cast<int64_t>(advantages.zero_variance_groups.size());
     if (round == 0) trajectory.zero_variance_first = without_signal;
     const bool refill = algorithm.filter_zero_variance && round < algorithm.max_resample_rounds;
@@ -193,14 +196,21 @@ void kl_in_reward(const StepContext& context, Trajectory& trajectory) {
   if (algorithm.kl_mode != KlMode::reward) return;
   const auto start = Clock::now();
   const int64_t S = trajectory.sequences();
-  double total = 0;
+  double total = 0, counted = 0;
   for (int64_t s = 0; s < S; ++s) {
-    const at::Tensor kl = kl_estimate(trajectory.old_logprobs[s], trajectory.reference_logprobs[s], algorithm.kl);
+    // kl_estimate takes [B, T]: one row per response.
+    const at::Tensor kl = kl_estimate(trajectory.old_logprobs[s].unsqueeze(0), trajectory.reference_logprobs[s].unsqueeze(0),
+                                      algorithm.kl);
     const double sum = kl.sum().item<double>();
-    trajectory.rewards[s] -= algorithm.kl_coef * sum;
-    total += kl.numel() > 0 ? sum / kl.numel() : 0.0;
+    trajectory.rewards[s] -= context.kl_coef * sum;
+    if (kl.numel() > 0) {
+      total += sum / kl.numel();
+      counted += 1;
+    }
   }
-  trajectory.kl_reward_mean = S > 0 ? total / S : 0.0;
+  const auto totals = all_reduce_scalars(context.communicator, {total, counted});
+  trajectory.kl_reward_mean = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
+  trajectory.kl_coef = context.kl_coef;
   trajectory.seconds.reference += seconds_since(start);
 }
 

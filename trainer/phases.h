@@ -39,6 +39,7 @@ struct StepContext {
   const std::vector<int64_t>& stop_ids;
   int64_t step;  // 1-based number of the step being taken
   bool reference_is_base = false;  // LoRA: the reference is the policy with its adapters off
+  double kl_coef = 0;              // the KL-in-reward coefficient of this step (adaptive with algorithm.kl_target)
 };
 
 // G responses for each of `prompts` (dataset indices) from the policy itself (no grad, KV
@@ -66,8 +67,9 @@ void refill_zero_variance_groups(const StepContext& context, PromptSampler& samp
 void old_and_reference_logprobs(const StepContext& context, Trajectory& trajectory);
 bool needs_old_logprobs(const AlgorithmSection& algorithm);
 
-// veRL's use_kl_in_reward: each response's reward loses kl_coef * sum_t k(old, ref). Records the
-// mean per-token KL. Does nothing unless kl = "reward".
+// veRL's use_kl_in_reward: each response's reward loses kl_coef * sum_t k(old, ref) (the
+// step's coefficient, context.kl_coef). Records the mean over all ranks' responses of each one's
+// per-token mean KL (a collective). Does nothing unless kl = "reward".
 void kl_in_reward(const StepContext& context, Trajectory& trajectory);
 
 // Group-relative advantages of the shaped rewards; with filter_zero_variance, the groups without

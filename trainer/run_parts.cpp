@@ -113,11 +113,12 @@ nlohmann::json loop_state(const LoopPosition& position, const RunSection& run, c
 
 std::string save_loop_checkpoint(Communicator& communicator, DataParallelOptimizer& optimizer, CheckpointManager* checkpoints,
                                  MetricsLogger* metrics, lm::TransformerImpl& model, const PolicySection& policy,
-                                 int64_t step, const nlohmann::json& state) {
+                                 int64_t step, const nlohmann::json& state,
+                                 const std::function<void(const fs::path&)>& extra) {
   std::string folder;
   const auto optimizer_state = optimizer.state();  // a collective under ZeRO-1: every rank takes part
   if (communicator.is_main()) {
-    folder = checkpoints->save(step, model, policy.model, optimizer_state, state, std::nullopt, policy.lora).string();
+    folder = checkpoints->save(step, model, policy.model, optimizer_state, state, std::nullopt, policy.lora, extra).string();
     if (metrics) metrics->sync();
   }
   communicator.barrier();
@@ -164,6 +165,8 @@ LoopPosition resume_loop(const std::string& path, const std::string& loop, lm::T
   restore_cpu_generator(state);
   LoopPosition position;
   position.loop = loop;
+  position.dir = checkpoint.dir;
+  position.state = state;
   position.data = DataPosition::from_json(state.at("data"));
   position.step = state.at("step").get<int64_t>();
   position.optimizer_steps = state.value("optimizer_steps", position.step);

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -63,16 +64,20 @@ struct LoopPosition {
   std::string loop;
   int64_t step = 0, optimizer_steps = 0;
   DataPosition data;
+  std::filesystem::path dir;  // resume_loop: the checkpoint folder it read
+  nlohmann::json state;       // resume_loop: its trainer_state.json
 };
 nlohmann::json loop_state(const LoopPosition& position, const RunSection& run, const PolicySection& policy,
                           const std::string& source, int world_size, bool zero1);
 
 // Writes a checkpoint (rank 0 writes, every rank takes part in gathering the optimizer state and
 // waits); returns its folder on rank 0, "" elsewhere.
-// With `lora`, the checkpoint holds the adapter (peft's format) instead of the model.
+// With `lora`, the checkpoint holds the adapter (peft's format) instead of the model. `extra`
+// (rank 0) writes more parts into the folder before it is moved into place (the PPO critic).
 std::string save_loop_checkpoint(Communicator& communicator, DataParallelOptimizer& optimizer, CheckpointManager* checkpoints,
                                  MetricsLogger* metrics, lm::TransformerImpl& model, const PolicySection& policy,
-                                 int64_t step, const nlohmann::json& state);
+                                 int64_t step, const nlohmann::json& state,
+                                 const std::function<void(const std::filesystem::path&)>& extra = {});
 
 // Loads a checkpoint of `loop` into the model (its weights, or with `lora` its adapter, whose
 // configuration must equal the recipe's), the optimizer and the CPU generator, and returns

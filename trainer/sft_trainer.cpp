@@ -73,7 +73,7 @@ SftTrainer::~SftTrainer() = default;
 std::string SftTrainer::checkpoint_dir() const { return (fs::path(config_.run.output_dir) / "checkpoints").string(); }
 
 nlohmann::json SftTrainer::trainer_state() const {
-  return loop_state({"sft", step_, optimizer_steps_, sampler_->position()}, config_.run, config_.policy, config_.source,
+  return loop_state({"sft", step_, optimizer_steps_, sampler_->position(), {}, {}}, config_.run, config_.policy, config_.source,
                     communicator_->world_size(), config_.distributed.zero1);
 }
 

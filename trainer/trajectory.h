@@ -17,7 +17,7 @@ namespace precept::trainer {
 
 // Wall time of the phases, summed over refill rounds.
 struct PhaseSeconds {
-  double generate = 0, reward = 0, reference = 0, update = 0;
+  double generate = 0, reward = 0, reference = 0, update = 0, critic = 0;
 };
 
 struct Trajectory {
@@ -34,7 +34,12 @@ struct Trajectory {
   std::vector<double> rewards;                     // [S] shaped: overlong penalty, KL in the reward
   std::vector<at::Tensor> old_logprobs;            // [S] each [length]; empty when not needed
   std::vector<at::Tensor> reference_logprobs;      // [S] each [length]; empty without KL
-  at::Tensor advantages;                           // [S] fp32 on the CPU
+  at::Tensor advantages;                           // [S] fp32 on the CPU (group estimators)
+  // PPO (advantage = "gae"), per sequence, each [length] fp32 on the CPU (trainer/ppo.h).
+  std::vector<at::Tensor> old_values;              // the critic's values before the update
+  std::vector<at::Tensor> token_rewards;           // r_t = -kl_coef KL_t, plus the score at the last token
+  std::vector<at::Tensor> token_advantages;        // GAE, whitened over the step's batch when asked
+  std::vector<at::Tensor> returns;                 // GAE + old values (the critic's targets)
   std::vector<bool> included;                      // [S] false: the sequence sits out the update
   std::vector<int64_t> zero_variance_groups;       // groups whose rewards were all equal (last computation)
 
@@ -42,6 +47,7 @@ struct Trajectory {
   int64_t zero_variance_first = 0;                 // before any DAPO refill
   int64_t resampled = 0;                           // groups replaced by DAPO refills
   double kl_reward_mean = 0;                       // mean per-token KL charged in the reward (KL in reward)
+  double kl_coef = 0;                              // the coefficient it was charged with (adaptive under PPO)
   PhaseSeconds seconds;
 
   int64_t groups() const { return static_cast<int64_t>(prompt_index.size()); }

@@ -92,20 +92,27 @@ LossNormalizer mini_batch_normalizer(const StepContext& context, const Trajector
 double accumulate_micro_batch(const StepContext& context, const std::vector<int64_t>& members,
                               const LossNormalizer& normalizer, const MicroBatchLoss& loss_of,
                               const TrainerHooks& hooks, UpdateTotals& totals) {
-  PolicyLossResult result = loss_of(members, normalizer);
+  MicroBatchResult result = loss_of(members, normalizer);
   if (hooks.on_loss) hooks.on_loss(context.step, context.communicator.rank(), result.loss);
   const double loss_value = result.loss.item<double>();
   result.loss.backward();
   totals.loss_sum += loss_value;
-  const double tokens = result.stats.tokens.defined() ? result.stats.tokens.item<double>() : 0.0;
-  totals.tokens += tokens;
-  for (const auto& [name, value] : result.stats.to_map()) {
-    if (name != "tokens" && std::isfinite(value)) totals.stat_sums[name] += value * tokens;
+  totals.tokens += result.tokens;
+  for (const auto& [name, value] : result.stats) {
+    if (name != "tokens" && std::isfinite(value)) totals.stat_sums[name] += value * result.tokens;
   }
   return std::isfinite(loss_value) ? 0.0 : 1.0;
 }
 
 }  // namespace
+
+MicroBatchResult micro_batch_result(const PolicyLossResult& result) {
+  MicroBatchResult out;
+  out.loss = result.loss;
+  out.tokens = result.stats.tokens.defined() ? result.stats.tokens.item<double>() : 0.0;
+  out.stats = result.stats.to_map();
+  return out;
+}
 
 DataParallelStep optimizer_step(Optimization& optimization, int64_t step, double nonfinite_losses) {
   // Gradients (and the loss check) summed over ranks; every rank then sees the same norm.
@@ -160,9 +167,13 @@ PolicyLossResult grpo_micro_batch_loss(const StepContext& context, const Traject
   PolicyLossInputs inputs;
   inputs.logprobs = current.logprobs;
   inputs.old_logprobs = needs_old_logprobs(algorithm) ? padded(trajectory.old_logprobs) : current.logprobs.detach();
-  std::vector<float> advantages;
-  for (int64_t s : members) advantages.push_back(trajectory.advantages[s].item<float>());
-  inputs.advantages = at::tensor(advantages, at::kFloat).to(context.device);
+  if (!trajectory.token_advantages.empty()) {
+    inputs.advantages = padded(trajectory.token_advantages);  // PPO: one advantage per token
+  } else {
+    std::vector<float> advantages;
+    for (int64_t s : members) advantages.push_back(trajectory.advantages[s].item<float>());
+    inputs.advantages = at::tensor(advantages, at::kFloat).to(context.device);
+  }
   inputs.mask = batch.mask;
   if (algorithm.kl_mode == KlMode::loss) inputs.reference_logprobs = padded(trajectory.reference_logprobs);
   inputs.entropy = algorithm.loss.entropy_coef != 0.0 ? current.entropy : current.entropy.detach();

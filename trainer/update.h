@@ -48,14 +48,23 @@ struct UpdateTotals {
   double seconds = 0;
 };
 
+// What a micro-batch's loss callback returns: the loss to back-propagate, its valid tokens, and
+// statistics (token means) to log, each weighted by the tokens when micro-batches are combined.
+struct MicroBatchResult {
+  at::Tensor loss;
+  double tokens = 0;
+  std::map<std::string, double> stats;
+};
+MicroBatchResult micro_batch_result(const PolicyLossResult& result);
+
 // The loss of a micro-batch of local sequences, given the whole mini-batch's normaliser.
-using MicroBatchLoss = std::function<PolicyLossResult(const std::vector<int64_t>& members, const LossNormalizer& normalizer)>;
+using MicroBatchLoss = std::function<MicroBatchResult(const std::vector<int64_t>& members, const LossNormalizer& normalizer)>;
 
 UpdateTotals run_update(const StepContext& context, const Trajectory& trajectory, Optimization& optimization,
                         const MicroBatchLoss& loss_of, const TrainerHooks& hooks);
 
 // GRPO's micro-batch loss: the policy's log-probs (and entropy) now against the old and the
-// reference log-probs, with the sequences' advantages.
+// reference log-probs, with the sequences' advantages (PPO: each token's).
 PolicyLossResult grpo_micro_batch_loss(const StepContext& context, const Trajectory& trajectory,
                                        const std::vector<int64_t>& members, const LossNormalizer& normalizer);
 
