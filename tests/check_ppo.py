@@ -12,6 +12,8 @@ On the real stories260K checkpoint with recipes/ppo_rule.toml (a regex reward fo
     policy's own tokens (transformers' forward) are finite.
   - Resume: 4 steps with a checkpoint after step 2, resumed from it, equal 4 straight steps bit
     for bit, policy and critic, and metrics.jsonl holds each step once.
+  - LoRA on the policy and the critic: the critic's adapter is saved with its trained value head,
+    and resuming is bitwise exact.
   - Distributed: 2 ranks (`--nproc 2`) equal 1 rank after 3 steps (warm-up included), policy and
     critic, bit for bit, with and without ZeRO-1, when both decode in batches of 32.
   - Bad input: [critic] without advantage = "gae", and a PPO key under GRPO, are errors naming
@@ -141,6 +143,31 @@ with tempfile.TemporaryDirectory() as work:
               f"resume is bitwise exact: policy {policy_diff}, critic {critic_diff}, critic AdamW {optimizer_diff}")
         steps = [r["step"] for r in metrics(interrupted)]
         check(steps == [1, 2, 3, 4], f"metrics.jsonl of the resumed run holds steps {steps}")
+
+    # ---- LoRA on both, resumed ---------------------------------------------------------------
+    lora = ["--set", "policy.lora.r=8", "--set", "policy.lora.alpha=16", "--set", "critic.lora.r=8",
+            "--set", "critic.lora.alpha=16", "--set", "algorithm.critic_warmup=1", "--set", "checkpoint.every=2"]
+    lora_straight, result = train("lora-straight", "--set", "run.steps=4", *lora)
+    check(result.returncode == 0, "LoRA on the policy and the critic: 4 PPO steps")
+    lora_resumed, result = train("lora-resumed", "--set", "run.steps=2", *lora)
+    result = run([args.precept] + base + ["--set", f"run.output_dir={lora_resumed}", "--set", "run.steps=4", *lora, "--resume"])
+    if result.returncode == 0:
+        def adapter(run_dir, part):
+            folder = os.path.join(step_dir(run_dir, 4), part)
+            out = load_file(os.path.join(folder, "adapter_model.safetensors"))
+            if os.path.exists(os.path.join(folder, "value_head.safetensors")):
+                out.update(load_file(os.path.join(folder, "value_head.safetensors")))
+            return out
+        policy_adapter, critic_adapter = adapter(lora_straight, "adapter"), adapter(lora_straight, "critic")
+        first = load_file(os.path.join(step_dir(lora_straight, 2), "critic", "value_head.safetensors"))
+        check("score.weight" in critic_adapter and "score.bias" in critic_adapter
+              and max_diff(first, {k: critic_adapter[k] for k in first}) > 0,
+              "the critic's adapter is saved with its value head (critic/value_head.safetensors), and the head trains")
+        pd = max_diff(policy_adapter, adapter(lora_resumed, "adapter"))
+        cd = max_diff(critic_adapter, adapter(lora_resumed, "critic"))
+        check(pd == 0 and cd == 0, f"LoRA PPO resume is bitwise exact: policy adapter {pd}, critic adapter and head {cd}")
+    else:
+        check(False, "LoRA PPO resumed from step 2")
 
     # ---- distributed -------------------------------------------------------------------------
     # Equal micro-batches (32 sequences) and equal decode batches: the 1-rank run decodes 32
