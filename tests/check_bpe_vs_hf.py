@@ -25,11 +25,12 @@ prints the counts. Exit status: the test binary's, or 1 when the reference itsel
 import argparse
 import base64
 import json
-import os
 import pathlib
 import struct
-import subprocess
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "support"))
+from gtest_runner import run_gtests  # noqa: E402
 
 from tokenizers import Tokenizer, processors
 from transformers import AutoTokenizer
@@ -254,31 +255,14 @@ def main():
     path.write_text(json.dumps(document, ensure_ascii=True))
     print(f"wrote {len(cases)} cases ({len(corpus)} strings x {len(refs)} tokenizers) to {path}")
 
-    tests = pathlib.Path(args.precept).resolve().parent / "precept_tests"
-    if not tests.exists():
-        print(f"{tests} does not exist; build the precept_tests target")
-        return 1
-    env = dict(os.environ, PRECEPT_HARD_STRINGS_JSON=str(path))
-    report = out / "gtest_report.json"
-    result = subprocess.run([str(tests), "--gtest_filter=HardStrings.*:VocabConformance.Gpt2*",
-                             f"--gtest_output=json:{report}"], env=env)
+    # The exit code alone would pass if the filter matched nothing or the cases skipped:
+    # run_gtests counts the cases that ran to completion.
+    code = run_gtests(args.precept, "HardStrings.*:VocabConformance.Gpt2*", {"PRECEPT_HARD_STRINGS_JSON": str(path)},
+                      {"HardStrings.MatchHuggingFace", "VocabConformance.Gpt2FromGguf"}, out)
     if reference_problems:
         print(f"{reference_problems} problems with the Hugging Face references themselves")
         return 1
-    # The exit code alone would pass if the filter matched nothing or the cases skipped: count
-    # the cases that ran to completion.
-    ran = []
-    if report.exists():
-        for suite in json.loads(report.read_text()).get("testsuites", []):
-            for case in suite.get("testsuite", []):
-                if case.get("result") == "COMPLETED" and case.get("status") == "RUN":
-                    ran.append(f"{suite['name']}.{case['name']}")
-    expected = {"HardStrings.MatchHuggingFace", "VocabConformance.Gpt2FromGguf"}
-    print(f"gtests run to completion: {sorted(ran)}")
-    if set(ran) != expected:
-        print(f"FAIL: expected exactly {sorted(expected)} to run (not skipped)")
-        return 1
-    return result.returncode
+    return code
 
 
 if __name__ == "__main__":

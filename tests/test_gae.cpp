@@ -7,6 +7,7 @@
 // value loss, GAE against closed forms, the bit-stability of whitening and the errors.
 #include "lm/safetensors.h"
 #include "trainer/gae.h"
+#include "fixture_files.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>
@@ -21,26 +22,10 @@ using nlohmann::json;
 
 namespace {
 
-struct Fixtures {
-  json cases;
-  std::unique_ptr<lm::SafetensorsFile> tensors;
-  at::Tensor get(const std::string& name) const {
-    if (!tensors->contains(name)) throw std::runtime_error("fixture tensor '" + name + "' is missing");
-    return tensors->tensor(name).clone();
-  }
-};
+using Fixtures = precept::testing::FixtureFiles;
 
 const Fixtures* fixtures() {
-  static std::unique_ptr<Fixtures> loaded = [] {
-    std::unique_ptr<Fixtures> out;
-    const char* dir = std::getenv("PRECEPT_GAE_FIXTURES");
-    if (dir == nullptr || !*dir) return out;
-    out = std::make_unique<Fixtures>();
-    std::ifstream in(fs::path(dir) / "cases.json");
-    out->cases = json::parse(in);
-    out->tensors = std::make_unique<lm::SafetensorsFile>(fs::path(dir) / "tensors.safetensors");
-    return out;
-  }();
+  static const std::unique_ptr<Fixtures> loaded = precept::testing::load_fixture_files("PRECEPT_GAE_FIXTURES");
   return loaded.get();
 }
 

@@ -12,6 +12,7 @@
 #include "trainer/kl.h"
 #include "trainer/optim/lr_schedule.h"
 #include "trainer/policy_loss.h"
+#include "fixture_files.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>
@@ -28,26 +29,10 @@ namespace {
 
 constexpr double kTolerance = 1e-6;
 
-struct Fixtures {
-  json cases;
-  std::unique_ptr<lm::SafetensorsFile> tensors;
-  at::Tensor get(const std::string& name) const {
-    if (!tensors->contains(name)) throw std::runtime_error("fixture tensor '" + name + "' is missing");
-    return tensors->tensor(name).clone();
-  }
-};
+using Fixtures = precept::testing::FixtureFiles;
 
 const Fixtures* fixtures() {
-  static std::unique_ptr<Fixtures> loaded = [] {
-    std::unique_ptr<Fixtures> out;
-    const char* dir = std::getenv("PRECEPT_GRPO_FIXTURES");
-    if (dir == nullptr || !*dir) return out;
-    out = std::make_unique<Fixtures>();
-    std::ifstream in(fs::path(dir) / "cases.json");
-    out->cases = json::parse(in);
-    out->tensors = std::make_unique<lm::SafetensorsFile>(fs::path(dir) / "tensors.safetensors");
-    return out;
-  }();
+  static const std::unique_ptr<Fixtures> loaded = precept::testing::load_fixture_files("PRECEPT_GRPO_FIXTURES");
   return loaded.get();
 }
 

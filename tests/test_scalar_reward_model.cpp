@@ -86,9 +86,9 @@ TEST(ScalarRewardModel, ReadsSequenceClassifierConfigs) {
   EXPECT_EQ(lm::config_from_json(raw, "config.json").num_labels, 2);
   raw["num_labels"] = 3;
   EXPECT_EQ(lm::config_from_json(raw, "config.json").num_labels, 3);
-  raw["architectures"] = {"Qwen2ForTokenClassification"};
+  raw["architectures"] = {"Qwen2ForQuestionAnswering"};
   const std::string message = error_of([&] { lm::config_from_json(raw, "x/config.json"); });
-  EXPECT_TRUE(contains(message, "Qwen2ForTokenClassification")) << message;
+  EXPECT_TRUE(contains(message, "Qwen2ForQuestionAnswering")) << message;
   EXPECT_TRUE(contains(message, "Qwen3ForSequenceClassification")) << message;  // the list of what is supported
 
   // The model gets `score` [num_labels, C] and no lm_head; a causal LM keeps its lm_head.
