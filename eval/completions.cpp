@@ -16,9 +16,14 @@ std::vector<std::string> generate_completions(const std::string& model_dir, cons
   if (!settings.dtype.empty()) open.load.dtype = lm::dtype_from_name(settings.dtype, "--dtype");
   open.load.device = c10::Device(settings.device);
   lm::Pretrained policy = lm::open_pretrained(model_dir, open);
-  const text::ChatTemplate& chat = policy.require_chat_template("evaluating the policy on chat prompts");
+  const text::ChatTemplate* chat =
+      settings.chat ? &policy.require_chat_template("evaluating the policy on chat prompts (--no-chat gives a base model the plain text)")
+                    : nullptr;
+  if (!settings.chat && !settings.system_prompt.empty()) {
+    throw std::runtime_error("a system prompt needs the chat template; it cannot be used with --no-chat");
+  }
   data::PromptFormat format;
-  format.chat_for_text = true;
+  format.chat_for_text = settings.chat;
   format.system_prompt = settings.system_prompt;
   format.enable_thinking = settings.enable_thinking;
   rollout::SamplingParams params = settings.sampling;
@@ -27,7 +32,7 @@ std::vector<std::string> generate_completions(const std::string& model_dir, cons
   size_t longest = 0;
   for (const auto& prompt : prompts) {
     rollout::GenerationRequest request;
-    request.prompt = data::encode_prompt(prompt, *policy.tokenizer, &chat, format);
+    request.prompt = data::encode_prompt(prompt, *policy.tokenizer, chat, format);
     longest = std::max(longest, request.prompt.size());
     requests.push_back(std::move(request));
   }

@@ -18,11 +18,13 @@ struct CompletionSettings {
   rollout::GeneratorConfig generator;  // slots; max_length 0 = the longest prompt + max_new_tokens
   std::string system_prompt;           // a system turn before each prompt when not empty
   bool enable_thinking = true;         // Qwen3's switch
+  bool chat = true;                    // false: plain-text prompts as they are, BOS first (base models, no template)
   std::string dtype = "float32", device = "cpu";
 };
 
 // One completion per prompt (data::Prompt: text, wrapped as a user turn, or chat messages), in
-// order. Throws std::runtime_error when the model has no chat template.
+// order. Throws std::runtime_error when the model has no chat template (unless `chat` is off,
+// then a chat prompt or a system prompt is the error).
 std::vector<std::string> generate_completions(const std::string& model_dir, const std::vector<data::Prompt>& prompts,
                                               const CompletionSettings& settings,
                                               const rollout::ProgressCallback& progress = {});

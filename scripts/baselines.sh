@@ -34,6 +34,10 @@ done
 echo "== rm-bench: SmolLM2-135M-Instruct, the first $rmb prompts of each domain, 6 responses per call"
 "$precept" eval rm-bench --data-dir "$shared/datasets/rm-bench" --model "$smollm" --limit "$rmb" "${judge[@]}" \
   -o "$out/rm_bench.json"
-echo "== xstest: SmolLM2-135M-Instruct and stories260K, greedy, $tokens new tokens"
-"$precept" eval xstest --model "$smollm" --model "$stories" --max-new-tokens "$tokens" --slots 32 \
-  --save-completions "$out/xstest_completions" -o "$out/xstest.json"
+echo "== xstest: SmolLM2-135M-Instruct (chat template) and stories260K (a base model: --no-chat), greedy, $tokens new tokens"
+"$precept" eval xstest --model "$smollm" --max-new-tokens "$tokens" --slots 32 --save-completions "$out/xstest_smollm2" \
+  -o "$out/xstest_smollm2.json"
+"$precept" eval xstest --model "$stories" --no-chat --max-new-tokens "$tokens" --slots 32 --save-completions "$out/xstest_stories" \
+  -o "$out/xstest_stories260k.json"
+"$precept" eval xstest --completions "SmolLM2-135M-Instruct=$(ls "$out"/xstest_smollm2/*.jsonl)" \
+  --completions "stories260K=$(ls "$out"/xstest_stories/*.jsonl)" -o "$out/xstest.json"

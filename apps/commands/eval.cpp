@@ -102,6 +102,7 @@ void add_completion_options(po::options_description& options, eval::CompletionSe
       ("seed", po::value(&settings.sampling.seed)->default_value(0), "policy: sampling seed")
       ("system", po::value(&settings.system_prompt), "policy: a system message before each prompt")
       ("no-thinking", po::bool_switch(), "policy: enable_thinking=false (Qwen3)")
+      ("no-chat", po::bool_switch(), "policy: the prompts as plain text, without the chat template (base models)")
       ("slots", po::value(&settings.generator.max_slots)->default_value(settings.generator.max_slots),
        "policy: sequences decoded at once")
       ("max-length", po::value(&settings.generator.max_length)->default_value(0),
@@ -112,6 +113,7 @@ void add_completion_options(po::options_description& options, eval::CompletionSe
 
 void finish_completion_options(const po::variables_map& values, eval::CompletionSettings& settings) {
   settings.enable_thinking = !values["no-thinking"].as<bool>();
+  settings.chat = !values["no-chat"].as<bool>();
 }
 
 std::vector<eval::JudgedGroup> judge_with_progress(reward::RewardAnythingJudge& judge,
