@@ -70,15 +70,25 @@ def time_trl(model_dir, steps, threads):
     return clock.seconds, rewards
 
 
-def time_precept(build, model_dir, steps, threads):
+def time_precept(build, model_dir, steps, threads, recipe="recipes/demo_rule.toml", extra=()):
+    """precept train on `recipe` for `steps` steps; returns its metrics.jsonl records."""
     with tempfile.TemporaryDirectory() as out:
-        command = [os.path.join(build, "precept"), "train", "recipes/demo_rule.toml",
+        command = [os.path.join(build, "precept"), "train", recipe,
                    "--set", f"policy.model={model_dir}", "--set", f"run.output_dir={out}", "--set", f"run.steps={steps}",
                    "--set", f"run.threads={threads}", "--set", "algorithm.micro_batch_size=64",
-                   "--set", "checkpoint.save_final=false", "--set", "logging.samples_every=0"]
+                   "--set", "checkpoint.save_final=false", "--set", "logging.samples_every=0", *extra]
         subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
         with open(os.path.join(out, "metrics.jsonl")) as lines:
             return [json.loads(line) for line in lines]
+
+
+def convert_stories260k(build, shared, work):
+    """The llama2.c stories260K checkpoint as a Hugging Face folder under `work`; returns it."""
+    assets = os.path.join(shared, "assets/stories260K")
+    model_dir = os.path.join(work, "stories260K")
+    subprocess.run([os.path.join(build, "precept"), "convert", "--checkpoint", os.path.join(assets, "stories260K.bin"),
+                    "--tokenizer", os.path.join(assets, "tok512.bin"), "--out", model_dir], check=True, capture_output=True)
+    return model_dir
 
 
 def main():
@@ -92,11 +102,7 @@ def main():
     import trl
 
     with tempfile.TemporaryDirectory() as work:
-        assets = os.path.join(args.shared, "assets/stories260K")
-        model_dir = os.path.join(work, "stories260K")
-        subprocess.run([os.path.join(args.build, "precept"), "convert", "--checkpoint",
-                        os.path.join(assets, "stories260K.bin"), "--tokenizer", os.path.join(assets, "tok512.bin"),
-                        "--out", model_dir], check=True, capture_output=True)
+        model_dir = convert_stories260k(args.build, args.shared, work)
         trl_seconds, trl_rewards = time_trl(model_dir, args.steps, args.threads)
         records = time_precept(args.build, model_dir, args.steps, args.threads)
 

@@ -30,9 +30,7 @@ TRL's seconds per step are the intervals between its `on_step_end` callbacks (th
 reference and value forwards, reward, GAE, the update, its metrics and its clean-up.
 """
 import argparse
-import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -41,17 +39,13 @@ import time
 
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PATTERN = re.compile(r"\b[Dd]ogs?\b")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from grpo_step_bench import PATTERN, ROOT, convert_stories260k, prompts, time_precept  # noqa: E402  (imports no trl)
+
 TRL_VERSION = "0.29.1"
 TRL_DIR = os.path.join(ROOT, ".venv", f"bench-trl-{TRL_VERSION}")
 GROUP = 8          # responses per prompt: each of the 8 prompts appears 8 times in a batch of 64
 NEW_TOKENS = 40
-
-
-def prompts():
-    with open(os.path.join(ROOT, "recipes/data/story_openings.jsonl")) as lines:
-        return [json.loads(line)["prompt"] for line in lines]
 
 
 def use_old_trl():
@@ -147,18 +141,6 @@ def time_trl(model_dir, steps, threads):
     return clock.seconds, generate_seconds, rewards
 
 
-def time_precept(build, model_dir, steps, threads):
-    with tempfile.TemporaryDirectory() as out:
-        command = [os.path.join(build, "precept"), "train", "recipes/ppo_rule.toml",
-                   "--set", f"policy.model={model_dir}", "--set", f"run.output_dir={out}", "--set", f"run.steps={steps}",
-                   "--set", f"run.threads={threads}", "--set", "algorithm.micro_batch_size=64",
-                   "--set", "algorithm.critic_warmup=0",
-                   "--set", "checkpoint.save_final=false", "--set", "logging.samples_every=0"]
-        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
-        with open(os.path.join(out, "metrics.jsonl")) as lines:
-            return [json.loads(line) for line in lines]
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -171,13 +153,10 @@ def main():
     import trl
 
     with tempfile.TemporaryDirectory() as work:
-        assets = os.path.join(args.shared, "assets/stories260K")
-        model_dir = os.path.join(work, "stories260K")
-        subprocess.run([os.path.join(args.build, "precept"), "convert", "--checkpoint",
-                        os.path.join(assets, "stories260K.bin"), "--tokenizer", os.path.join(assets, "tok512.bin"),
-                        "--out", model_dir], check=True, capture_output=True)
+        model_dir = convert_stories260k(args.build, args.shared, work)
         trl_seconds, trl_generate, trl_rewards = time_trl(model_dir, args.steps, args.threads)
-        records = time_precept(args.build, model_dir, args.steps, args.threads)
+        records = time_precept(args.build, model_dir, args.steps, args.threads, recipe="recipes/ppo_rule.toml",
+                               extra=("--set", "algorithm.critic_warmup=0"))
 
     ours = statistics.median(r["time/step"] for r in records[1:])
     theirs = statistics.median(trl_seconds[1:])
