@@ -111,7 +111,11 @@ TEST(MetricsLogger, NonFiniteValuesAreNullAndCounted) {
     SampleGroup group = group_of("p", std::nan(""));
     logger.log_samples(5, 10.0, {group});
     EXPECT_EQ(logger.nonfinite_count(), 5);  // three metrics, two rewards
+    // What the loops print at the end of a run.
+    EXPECT_NE(logger.nonfinite_note().find("5 metric value(s) or reward(s)"), std::string::npos) << logger.nonfinite_note();
+    EXPECT_NE(logger.nonfinite_note().find("metrics.jsonl"), std::string::npos);
   }
+  EXPECT_EQ(MetricsLogger(temp_dir("metrics_finite")).nonfinite_note(), "");
   EXPECT_EQ(lines_of(dir / "metrics.jsonl")[0], R"({"step":5,"time":10.0,"a":null,"b":null,"c":null,"d":1e+300})");
   const json sample = json::parse(lines_of(dir / "samples.jsonl")[0]);
   EXPECT_EQ(sample["rewards"], json::parse("[null, null]"));

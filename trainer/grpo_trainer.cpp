@@ -234,6 +234,7 @@ void GrpoTrainer::train(const std::function<void(const StepSummary&)>& on_step) 
   communicator_->barrier();
   run_steps(step_, config_.run.steps, config_.checkpoint, [this] { return step(); }, [this] { return save_checkpoint(); },
             on_step);
+  if (metrics_ && !metrics_->nonfinite_note().empty()) std::cerr << "[precept] " << metrics_->nonfinite_note() << "\n";
 }
 
 }  // namespace precept::trainer

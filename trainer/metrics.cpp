@@ -241,4 +241,10 @@ void MetricsLogger::sync() {
 
 std::filesystem::path MetricsLogger::events_path() const { return events_ ? events_->path() : std::filesystem::path(); }
 
+std::string MetricsLogger::nonfinite_note() const {
+  if (nonfinite_count_ == 0) return "";
+  return std::to_string(nonfinite_count_) + " metric value(s) or reward(s) were NaN or infinite and were written as null in " +
+         metrics_path().string() + " or " + samples_path().string() + " (TensorBoard has the values themselves)";
+}
+
 }  // namespace precept::trainer

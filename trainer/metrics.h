@@ -79,6 +79,9 @@ class MetricsLogger {
   void sync();
 
   int64_t nonfinite_count() const { return nonfinite_count_; }  // metric values and rewards written as null
+  // What a loop prints when its run ends: how many values were written as null and where; ""
+  // when every value was finite.
+  std::string nonfinite_note() const;
   const ResumeReport& resume_report() const { return resume_report_; }
   const std::filesystem::path& directory() const { return directory_; }
   std::filesystem::path metrics_path() const { return directory_ / "metrics.jsonl"; }

@@ -10,6 +10,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <iostream>
 #include <chrono>
 #include <filesystem>
 
@@ -134,6 +135,7 @@ void SftTrainer::train(const std::function<void(const StepSummary&)>& on_step) {
   communicator_->barrier();
   run_steps(step_, config_.run.steps, config_.checkpoint, [this] { return step(); }, [this] { return save_checkpoint(); },
             on_step);
+  if (metrics_ && !metrics_->nonfinite_note().empty()) std::cerr << "[precept] " << metrics_->nonfinite_note() << "\n";
 }
 
 }  // namespace precept::trainer
