@@ -91,9 +91,7 @@ Critic::Critic(const RunConfig& config, std::shared_ptr<Communicator> communicat
     // The value head is new to the body: it trains in full beside the adapters.
     for (auto& p : model_->score->parameters()) p.set_requires_grad(true);
   }
-  std::vector<at::Tensor> parameters;
-  for (auto& p : model_->parameters()) parameters.push_back(p.data());
-  communicator_->broadcast(parameters, 0);
+  broadcast_parameters(*model_, *communicator_);
   OptimSection optim = config.optim;
   optim.lr = config.critic.lr;
   optim.weight_decay = config.critic.weight_decay;

@@ -199,11 +199,13 @@ Metrics GrpoTrainer::step() {
       metrics[name] = value;
     }
   }
+  if (config_.algorithm.kl_mode == KlMode::reward && (critic_ || config_.algorithm.kl_target > 0)) {
+    metrics["kl/coef"] = trajectory.kl_coef;
+  }
   if (config_.algorithm.kl_target > 0) {
     const int64_t sequences = config_.rollout.prompts_per_step * config_.rollout.group_size;
     kl_coef_ = adapted_kl_coef(kl_coef_, trajectory.kl_reward_mean, config_.algorithm.kl_target, sequences,
                                config_.algorithm.kl_horizon);
-    metrics["kl/coef"] = trajectory.kl_coef;
   }
   log_step(trajectory, metrics);
   return metrics;

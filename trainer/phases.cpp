@@ -191,26 +191,31 @@ void old_and_reference_logprobs(const StepContext& context, Trajectory& trajecto
   trajectory.seconds.reference += seconds_since(start);
 }
 
-void kl_in_reward(const StepContext& context, Trajectory& trajectory) {
+std::vector<at::Tensor> rollout_kl(const StepContext& context, Trajectory& trajectory) {
   const AlgorithmSection& algorithm = context.config.algorithm;
-  if (algorithm.kl_mode != KlMode::reward) return;
-  const auto start = Clock::now();
   const int64_t S = trajectory.sequences();
+  std::vector<at::Tensor> out(S);
   double total = 0, counted = 0;
   for (int64_t s = 0; s < S; ++s) {
     // kl_estimate takes [B, T]: one row per response.
-    const at::Tensor kl = kl_estimate(trajectory.old_logprobs[s].unsqueeze(0), trajectory.reference_logprobs[s].unsqueeze(0),
-                                      algorithm.kl);
-    const double sum = kl.sum().item<double>();
-    trajectory.rewards[s] -= context.kl_coef * sum;
-    if (kl.numel() > 0) {
-      total += sum / kl.numel();
+    out[s] = kl_estimate(trajectory.old_logprobs[s].unsqueeze(0), trajectory.reference_logprobs[s].unsqueeze(0), algorithm.kl)
+                 .squeeze(0);
+    if (out[s].numel() > 0) {
+      total += out[s].sum().item<double>() / out[s].numel();
       counted += 1;
     }
   }
   const auto totals = all_reduce_scalars(context.communicator, {total, counted});
   trajectory.kl_reward_mean = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
   trajectory.kl_coef = context.kl_coef;
+  return out;
+}
+
+void kl_in_reward(const StepContext& context, Trajectory& trajectory) {
+  if (context.config.algorithm.kl_mode != KlMode::reward) return;
+  const auto start = Clock::now();
+  const std::vector<at::Tensor> kl = rollout_kl(context, trajectory);
+  for (int64_t s = 0; s < trajectory.sequences(); ++s) trajectory.rewards[s] -= context.kl_coef * kl[s].sum().item<double>();
   trajectory.seconds.reference += seconds_since(start);
 }
 

@@ -67,9 +67,13 @@ void refill_zero_variance_groups(const StepContext& context, PromptSampler& samp
 void old_and_reference_logprobs(const StepContext& context, Trajectory& trajectory);
 bool needs_old_logprobs(const AlgorithmSection& algorithm);
 
-// veRL's use_kl_in_reward: each response's reward loses kl_coef * sum_t k(old, ref) (the
-// step's coefficient, context.kl_coef). Records the mean over all ranks' responses of each one's
-// per-token mean KL (a collective). Does nothing unless kl = "reward".
+// The KL in the reward's per-token estimates k(old, ref) of every response ([length] each), for
+// kl = "reward". Records in the trajectory the mean over all ranks' responses of each one's
+// token mean (a collective) and the step's coefficient, context.kl_coef.
+std::vector<at::Tensor> rollout_kl(const StepContext& context, Trajectory& trajectory);
+
+// veRL's use_kl_in_reward: each response's reward loses kl_coef * sum_t k(old, ref) (rollout_kl,
+// the step's coefficient). Does nothing unless kl = "reward".
 void kl_in_reward(const StepContext& context, Trajectory& trajectory);
 
 // Group-relative advantages of the shaped rewards; with filter_zero_variance, the groups without

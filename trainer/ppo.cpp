@@ -16,17 +16,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// [B, R] of the members' per-sequence tensors, zero-padded, in `options`.
-at::Tensor padded_members(const std::vector<at::Tensor>& per_sequence, const std::vector<int64_t>& members, int64_t R,
-                          const at::TensorOptions& options) {
-  at::Tensor out = at::zeros({static_cast<int64_t>(members.size()), R}, options);
-  for (size_t b = 0; b < members.size(); ++b) {
-    const at::Tensor& row = per_sequence[members[b]];
-    if (row.numel() > 0) out[static_cast<int64_t>(b)].narrow(0, 0, row.numel()).copy_(row);
-  }
-  return out;
-}
-
 at::Tensor ones_of_length(int64_t length) { return at::ones({length}, at::kDouble); }
 
 }  // namespace
@@ -66,35 +55,21 @@ void gae_phase(const StepContext& context, Trajectory& trajectory) {
   const auto start = Clock::now();
   const int64_t S = trajectory.sequences();
   const bool kl_in_reward = algorithm.kl_mode == KlMode::reward;
-  trajectory.token_rewards.assign(S, at::Tensor());
   trajectory.token_advantages.assign(S, at::Tensor());
   trajectory.returns.assign(S, at::Tensor());
-  trajectory.kl_coef = kl_in_reward ? context.kl_coef : 0.0;
-  double kl_sum = 0, kl_sequences = 0;
+  const std::vector<at::Tensor> kl = kl_in_reward ? rollout_kl(context, trajectory) : std::vector<at::Tensor>();
   for (int64_t s = 0; s < S; ++s) {
     const int64_t L = trajectory.length(s);
     double score = trajectory.rewards[s];
     if (algorithm.reward_clip > 0) score = std::clamp(score, -algorithm.reward_clip, algorithm.reward_clip);
     const at::Tensor mask = at::ones({1, L}, at::kBool);
-    at::Tensor kl;
-    if (kl_in_reward) {
-      kl = kl_estimate(trajectory.old_logprobs[s].unsqueeze(0), trajectory.reference_logprobs[s].unsqueeze(0), algorithm.kl)
-               .detach()
-               .cpu();
-      if (L > 0) {
-        kl_sum += kl.mean().item<double>();
-        kl_sequences += 1;
-      }
-    }
-    const at::Tensor rewards = token_level_rewards(at::full({1}, score, at::kDouble), mask, kl, trajectory.kl_coef);
+    const at::Tensor token_kl = kl_in_reward ? kl[s].detach().cpu().view({1, L}) : at::Tensor();
+    const at::Tensor rewards = token_level_rewards(at::full({1}, score, at::kDouble), mask, token_kl, trajectory.kl_coef);
     const GaeResult gae = gae_advantages(rewards, trajectory.old_values[s].to(at::kDouble).view({1, L}), mask,
                                          algorithm.gamma, algorithm.lam);
-    trajectory.token_rewards[s] = rewards.view({L}).to(at::kFloat);
     trajectory.token_advantages[s] = gae.advantages.view({L});
     trajectory.returns[s] = gae.returns.view({L}).to(at::kFloat);
   }
-  const auto kl_totals = all_reduce_scalars(context.communicator, {kl_sum, kl_sequences});
-  trajectory.kl_reward_mean = kl_totals[1] > 0 ? kl_totals[0] / kl_totals[1] : 0.0;
 
   if (algorithm.whiten_advantages) {
     std::vector<at::Tensor> valid(S);
@@ -168,7 +143,6 @@ std::map<std::string, double> ppo_metrics(const StepContext& context, const Traj
   out["critic/lr"] = critic_lr;
   out["critic/warmup"] = warmup ? 1.0 : 0.0;
   out["time/critic"] = trajectory.seconds.critic + critic_update.seconds;
-  if (context.config.algorithm.kl_mode == KlMode::reward) out["kl/coef"] = trajectory.kl_coef;
   return out;
 }
 

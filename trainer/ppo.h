@@ -26,8 +26,8 @@ void critic_values(const StepContext& context, Critic& critic, Trajectory& traje
 // set; minus kl_coef * KL_t of the rollout policy to the reference when kl = "reward"), GAE with
 // the old values, the returns, and, with whiten_advantages, the advantages whitened over the
 // step's whole batch: every rank computes the statistics over the same gathered tensor in the
-// same order, so 2 ranks give 1 rank's advantages bit for bit. Sets token_rewards,
-// token_advantages, returns, advantages (each sequence's token mean, for the metrics),
+// same order, so 2 ranks give 1 rank's advantages bit for bit. Sets token_advantages,
+// returns, advantages (each sequence's token mean, for the metrics),
 // included, kl_reward_mean and kl_coef.
 void gae_phase(const StepContext& context, Trajectory& trajectory);
 
@@ -39,8 +39,7 @@ MicroBatchResult critic_micro_batch_loss(const StepContext& context, Critic& cri
 // The step's PPO metrics, reduced over ranks (a collective): critic/value_loss,
 // critic/value_clip_fraction, critic/value_mean, critic/explained_variance (of the old values
 // against the returns, over the whole batch), critic/return_mean, critic/advantage_mean (token
-// mean before whitening), critic/grad_norm, critic/lr, critic/warmup (1 while the policy waits),
-// kl/coef.
+// mean before whitening), critic/grad_norm, critic/lr, critic/warmup (1 while the policy waits).
 std::map<std::string, double> ppo_metrics(const StepContext& context, const Trajectory& trajectory,
                                           const UpdateTotals& critic_update, double critic_lr, bool warmup);
 

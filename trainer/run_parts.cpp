@@ -47,9 +47,12 @@ void load_trained_weights(lm::Pretrained& opened, const PolicySection& policy, c
   opened.model->train();
   opened.model->set_recompute(policy.recompute);
   if (policy.lora) policy::attach_lora(*opened.model, *policy.lora, seed);
-  // Every rank starts from rank 0's weights.
+  broadcast_parameters(*opened.model, communicator);
+}
+
+void broadcast_parameters(lm::TransformerImpl& model, Communicator& communicator) {
   std::vector<at::Tensor> parameters;
-  for (auto& p : opened.model->parameters()) parameters.push_back(p.data());
+  for (auto& p : model.parameters()) parameters.push_back(p.data());
   communicator.broadcast(parameters, 0);
 }
 

@@ -42,6 +42,9 @@ lm::Pretrained open_trained_model_files(const PolicySection& policy, const std::
 void load_trained_weights(lm::Pretrained& opened, const PolicySection& policy, const std::string& source, c10::Device device,
                           Communicator& communicator, uint64_t seed);
 
+// Every rank takes rank 0's values of every parameter of `model` (adapters included).
+void broadcast_parameters(lm::TransformerImpl& model, Communicator& communicator);
+
 // [optim]'s schedule over `total_optimizer_steps`, validated.
 LrSchedule lr_schedule_of(const OptimSection& optim, int64_t total_optimizer_steps);
 

@@ -37,7 +37,6 @@ struct Trajectory {
   at::Tensor advantages;                           // [S] fp32 on the CPU (group estimators)
   // PPO (advantage = "gae"), per sequence, each [length] fp32 on the CPU (trainer/ppo.h).
   std::vector<at::Tensor> old_values;              // the critic's values before the update
-  std::vector<at::Tensor> token_rewards;           // r_t = -kl_coef KL_t, plus the score at the last token
   std::vector<at::Tensor> token_advantages;        // GAE, whitened over the step's batch when asked
   std::vector<at::Tensor> returns;                 // GAE + old values (the critic's targets)
   std::vector<bool> included;                      // [S] false: the sequence sits out the update

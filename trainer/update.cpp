@@ -17,16 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// [B, R] from per-row tensors of different lengths, zero-padded.
-at::Tensor pad_rows(const std::vector<const at::Tensor*>& rows, int64_t R, const at::TensorOptions& options) {
-  at::Tensor out = at::zeros({static_cast<int64_t>(rows.size()), R}, options);
-  for (size_t b = 0; b < rows.size(); ++b) {
-    const int64_t n = rows[b]->numel();
-    if (n > 0) out[static_cast<int64_t>(b)].narrow(0, 0, n).copy_(*rows[b]);
-  }
-  return out;
-}
-
 // The place of every global sequence id in this epoch's order: a seeded permutation per (step,
 // epoch) when there are several mini-batches, else the identity.
 std::vector<int64_t> epoch_places(const StepContext& context, int64_t epoch) {
@@ -106,6 +96,16 @@ double accumulate_micro_batch(const StepContext& context, const std::vector<int6
 
 }  // namespace
 
+at::Tensor padded_members(const std::vector<at::Tensor>& per_sequence, const std::vector<int64_t>& members, int64_t R,
+                          const at::TensorOptions& options) {
+  at::Tensor out = at::zeros({static_cast<int64_t>(members.size()), R}, options);
+  for (size_t b = 0; b < members.size(); ++b) {
+    const at::Tensor& row = per_sequence[members[b]];
+    if (row.numel() > 0) out[static_cast<int64_t>(b)].narrow(0, 0, row.numel()).copy_(row);
+  }
+  return out;
+}
+
 MicroBatchResult micro_batch_result(const PolicyLossResult& result) {
   MicroBatchResult out;
   out.loss = result.loss;
@@ -159,11 +159,7 @@ PolicyLossResult grpo_micro_batch_loss(const StepContext& context, const Traject
   const policy::TokenLogprobs current = policy::sequence_logprobs(context.policy, batch, options);
   const int64_t R = batch.targets.size(1);
   const at::TensorOptions constant = current.logprobs.options().requires_grad(false);
-  auto padded = [&](const std::vector<at::Tensor>& per_sequence) {
-    std::vector<const at::Tensor*> rows;
-    for (int64_t s : members) rows.push_back(&per_sequence[s]);
-    return pad_rows(rows, R, constant);
-  };
+  auto padded = [&](const std::vector<at::Tensor>& per_sequence) { return padded_members(per_sequence, members, R, constant); };
   PolicyLossInputs inputs;
   inputs.logprobs = current.logprobs;
   inputs.old_logprobs = needs_old_logprobs(algorithm) ? padded(trajectory.old_logprobs) : current.logprobs.detach();

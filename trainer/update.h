@@ -63,6 +63,11 @@ using MicroBatchLoss = std::function<MicroBatchResult(const std::vector<int64_t>
 UpdateTotals run_update(const StepContext& context, const Trajectory& trajectory, Optimization& optimization,
                         const MicroBatchLoss& loss_of, const TrainerHooks& hooks);
 
+// The members' per-sequence tensors (log-probs, advantages, values, returns of [length] each)
+// as [B, R] rows, zero-padded, in `options`.
+at::Tensor padded_members(const std::vector<at::Tensor>& per_sequence, const std::vector<int64_t>& members, int64_t R,
+                          const at::TensorOptions& options);
+
 // GRPO's micro-batch loss: the policy's log-probs (and entropy) now against the old and the
 // reference log-probs, with the sequences' advantages (PPO: each token's).
 PolicyLossResult grpo_micro_batch_loss(const StepContext& context, const Trajectory& trajectory,
