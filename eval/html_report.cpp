@@ -99,6 +99,58 @@ std::string svg_bar_chart(const BarChart& chart) {
   return svg + "</svg>";
 }
 
+std::string svg_line_chart(const LineChart& chart) {
+  double x_low = INFINITY, x_high = -INFINITY, y_low = INFINITY, y_high = -INFINITY;
+  for (size_t s = 0; s < chart.series.size() && s < chart.xs.size() && s < chart.ys.size(); ++s)
+    for (size_t i = 0; i < chart.xs[s].size() && i < chart.ys[s].size(); ++i)
+      if (std::isfinite(chart.xs[s][i]) && std::isfinite(chart.ys[s][i])) {
+        x_low = std::min(x_low, chart.xs[s][i]), x_high = std::max(x_high, chart.xs[s][i]);
+        y_low = std::min(y_low, chart.ys[s][i]), y_high = std::max(y_high, chart.ys[s][i]);
+      }
+  if (!std::isfinite(x_low)) x_low = 0, x_high = 1, y_low = 0, y_high = 1;
+  if (chart.min_value) y_low = *chart.min_value;
+  if (chart.max_value) y_high = *chart.max_value;
+  if (x_high <= x_low) x_high = x_low + 1;
+  if (y_high <= y_low) y_high = y_low + 1;
+  const double left = 56.0, top_margin = 34.0, plot_width = 420.0, plot_height = 200.0;
+  const double width = left + plot_width + 20.0, legend_y = top_margin + plot_height + 40.0;
+  const double height = legend_y + 18.0 * static_cast<double>((chart.series.size() + 2) / 3) + 6.0;
+  auto x_of = [&](double x) { return left + plot_width * (x - x_low) / (x_high - x_low); };
+  auto y_of = [&](double y) { return top_margin + plot_height * (y_high - y) / (y_high - y_low); };
+  std::string svg = "<svg xmlns='http://www.w3.org/2000/svg' width='" + number(width) + "' height='" + number(height) +
+                    "' font-family='sans-serif' font-size='11'>";
+  svg += "<text x='" + number(left) + "' y='18' font-size='13' font-weight='bold'>" + html_escape(chart.title) + "</text>";
+  for (int t = 0; t <= 4; ++t) {
+    const double v = y_low + (y_high - y_low) * t / 4.0, y = y_of(v);
+    svg += "<line x1='" + number(left) + "' x2='" + number(left + plot_width) + "' y1='" + number(y) + "' y2='" +
+           number(y) + "' stroke='#ddd'/><text x='" + number(left - 6) + "' y='" + number(y + 4) +
+           "' text-anchor='end'>" + printf_double("%.3g", v) + "</text>";
+    const double xv = x_low + (x_high - x_low) * t / 4.0;
+    svg += "<text x='" + number(x_of(xv)) + "' y='" + number(top_margin + plot_height + 14) + "' text-anchor='middle'>" +
+           printf_double("%.3g", xv) + "</text>";
+  }
+  svg += "<text x='" + number(left + plot_width / 2) + "' y='" + number(top_margin + plot_height + 28) +
+         "' text-anchor='middle'>" + html_escape(chart.x_label) + "</text>";
+  svg += "<rect x='" + number(left) + "' y='" + number(top_margin) + "' width='" + number(plot_width) + "' height='" +
+         number(plot_height) + "' fill='none' stroke='#333'/>";
+  for (size_t s = 0; s < chart.series.size() && s < chart.xs.size() && s < chart.ys.size(); ++s) {
+    std::string points, marks;
+    for (size_t i = 0; i < chart.xs[s].size() && i < chart.ys[s].size(); ++i) {
+      const double x = chart.xs[s][i], y = chart.ys[s][i];
+      if (!std::isfinite(x) || !std::isfinite(y)) continue;
+      points += number(x_of(x)) + "," + number(y_of(y)) + " ";
+      marks += "<circle cx='" + number(x_of(x)) + "' cy='" + number(y_of(y)) + "' r='2.5' fill='" + kPalette[s % 8] +
+               "'><title>" + html_escape(chart.series[s]) + " at " + printf_double("%g", x) + ": " +
+               printf_double("%.4g", y) + "</title></circle>";
+    }
+    svg += "<polyline fill='none' stroke-width='1.5' stroke='" + std::string(kPalette[s % 8]) + "' points='" + points + "'/>" + marks;
+    const double lx = left + 150.0 * static_cast<double>(s % 3), ly = legend_y + 18.0 * static_cast<double>(s / 3);
+    svg += "<rect x='" + number(lx) + "' y='" + number(ly - 9) + "' width='10' height='10' fill='" + kPalette[s % 8] +
+           "'/><text x='" + number(lx + 14) + "' y='" + number(ly) + "'>" + html_escape(chart.series[s]) + "</text>";
+  }
+  return svg + "</svg>";
+}
+
 std::string svg_matrix(const MatrixChart& chart) {
   const size_t rows = chart.rows.size(), columns = chart.columns.size();
   double low = INFINITY, high = -INFINITY;

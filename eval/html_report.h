@@ -29,6 +29,18 @@ struct BarChart {
 };
 std::string svg_bar_chart(const BarChart& chart);
 
+// Curves over a shared x axis (training steps): one polyline per series, with markers, a
+// legend and linear axes fitted to the finite points (NaN points are skipped, so a curve may
+// have gaps). Used for reward, loss and satisfaction curves in run reports.
+struct LineChart {
+  std::string title;
+  std::string x_label;
+  std::vector<std::string> series;            // with a legend
+  std::vector<std::vector<double>> xs, ys;    // xs[series][i], ys[series][i]
+  std::optional<double> min_value, max_value;  // fixed y range, e.g. [0, 1] for rates
+};
+std::string svg_line_chart(const LineChart& chart);
+
 // A matrix of numbers drawn as a heat map with row and column labels: confusion matrices
 // (counts) and RM-Bench's 3x3 accuracy matrix. Cell shade scales with the value between the
 // smallest and largest cell.

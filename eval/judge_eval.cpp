@@ -266,6 +266,7 @@ ordered_json JudgeMetrics::to_json() const {
   out["ndcg"] = ndcg;
   out["score_variance"] = score_variance;
   out["parse_failure_rate"] = parse_failure_rate;
+  out["pairwise_accuracy_with_failures"] = pairwise_accuracy_with_failures;
   out["cases"] = cases;
   out["parse_failures"] = parse_failures;
   out["pairs"] = pairs;
@@ -278,11 +279,16 @@ ordered_json JudgeMetrics::to_json() const {
 JudgeMetrics summarize_cases(const std::vector<const CaseMetrics*>& cases) {
   JudgeMetrics out;
   double credit = 0.0;
+  double failed_credit = 0.0;  // 0.5 per gold-ordered pair of failed cases
+  int64_t failed_pairs = 0;
   std::vector<double> taus, ndcgs, variances;
   for (const CaseMetrics* m : cases) {
     ++out.cases;
     if (m->parse_failure) {
       ++out.parse_failures;
+      const reward::PairwiseCredit ties = reward::pairwise_credit_from_scores(m->gold, std::vector<double>(m->gold.size(), 0.0));
+      failed_credit += ties.credit;
+      failed_pairs += ties.pairs;
       continue;
     }
     credit += m->pairs.credit;
@@ -293,6 +299,9 @@ JudgeMetrics summarize_cases(const std::vector<const CaseMetrics*>& cases) {
     variances.push_back(m->score_variance);
   }
   out.pairwise_accuracy = out.pairs > 0 ? credit / static_cast<double>(out.pairs) : kNaN;
+  out.pairwise_accuracy_with_failures = out.pairs + failed_pairs > 0
+                                            ? (credit + failed_credit) / static_cast<double>(out.pairs + failed_pairs)
+                                            : kNaN;
   out.kendall_tau = mean_of(taus);
   out.ndcg = mean_of(ndcgs);
   out.score_variance = mean_of(variances);

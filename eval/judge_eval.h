@@ -76,9 +76,13 @@ ordered_json case_metrics_json(const CaseMetrics& metrics);
 //   kendall_tau, ndcg = mean of the per-case values over parsed cases where they are defined
 //   score_variance    = mean of the per-case variances over parsed cases
 //   parse_failure_rate = failed cases / cases
+//   pairwise_accuracy_with_failures = the same as pairwise_accuracy over every case, a failed
+//                        case giving each of its gold-ordered pairs 0.5 (a judge that says
+//                        nothing ranks no better than a tie), so judges that fail often compare
 // A metric with nothing to average is NaN (null in JSON).
 struct JudgeMetrics {
   double pairwise_accuracy = 0.0, kendall_tau = 0.0, ndcg = 0.0, score_variance = 0.0, parse_failure_rate = 0.0;
+  double pairwise_accuracy_with_failures = 0.0;
   int64_t cases = 0, parse_failures = 0, pairs = 0, ranking_cases = 0;
   int64_t kendall_tau_undefined = 0, ndcg_undefined = 0;
   ordered_json to_json() const;

@@ -1,38 +1,26 @@
 #include "eval/judge_runs.h"
 
-#include <algorithm>
-#include <numeric>
 
 namespace precept::eval {
 
 std::vector<JudgedGroup> judge_groups(reward::RewardAnythingJudge& judge, const std::vector<reward::Group>& groups,
                                       const std::vector<std::string>& principles, const JudgeProgress& progress) {
   if (principles.size() != groups.size()) throw std::invalid_argument("judge_groups: one principle per group");
-  std::vector<size_t> order(groups.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return principles[a] < principles[b]; });
+  // One batch: each group carries its own principle, so the generator's slots stay full
+  // however many principles the set has.
+  std::vector<reward::Group> batch = groups;
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].principle = principles[i];
   std::vector<JudgedGroup> out(groups.size());
   const int64_t total = static_cast<int64_t>(groups.size());
-  int64_t done = 0;
-  for (size_t begin = 0; begin < order.size();) {
-    size_t end = begin;
-    while (end < order.size() && principles[order[end]] == principles[order[begin]]) ++end;
-    std::vector<reward::Group> batch;
-    for (size_t i = begin; i < end; ++i) batch.push_back(groups[order[i]]);
-    judge.set_principle(principles[order[begin]]);
-    const int64_t batch_done = done;
-    judge.set_progress([&](const rollout::GenerationProgress& p) {
-      if (progress) progress(batch_done, total, p);
-    });
-    std::vector<reward::GroupScores> scores = judge.score_batch(batch);
-    for (size_t i = 0; i < batch.size(); ++i) out[order[begin + i]].scores = std::move(scores[i]);
-    for (const auto& call : judge.last_calls()) out[order[begin + call.group]].calls.push_back(call);
-    done += static_cast<int64_t>(batch.size());
-    if (progress) {
-      rollout::GenerationProgress finished;
-      progress(done, total, finished);
-    }
-    begin = end;
+  judge.set_progress([&](const rollout::GenerationProgress& p) {
+    if (progress) progress(0, total, p);
+  });
+  std::vector<reward::GroupScores> scores = judge.score_batch(batch);
+  for (size_t i = 0; i < batch.size(); ++i) out[i].scores = std::move(scores[i]);
+  for (const auto& call : judge.last_calls()) out[call.group].calls.push_back(call);
+  if (progress) {
+    rollout::GenerationProgress finished;
+    progress(total, total, finished);
   }
   judge.set_progress({});
   return out;

@@ -22,6 +22,9 @@ struct Group {
   std::vector<std::string> response_names;
   nlohmann::json record = nlohmann::json::object();  // the data record: reference answers, ids, ...
   uint64_t seed = 0;                   // per group: judges draw their masks and samples from it
+  // A judge scores this group against this principle when it is not empty, else against its
+  // own: so that one batch can carry many principles (evaluation sets, judge batch files).
+  std::string principle;
 };
 
 struct GroupScores {

@@ -105,7 +105,7 @@ std::vector<JudgeCall> RewardAnythingJudge::plan_calls(const Group& group, size_
     std::vector<size_t> members = parts.front();
     parts.pop_front();
     JudgeRequest request;
-    request.principle = settings_.principle;
+    request.principle = group.principle.empty() ? settings_.principle : group.principle;
     request.prompt = group.prompt;
     for (size_t i : members) request.responses.push_back({names[i], group.responses[i]});
     const uint64_t mask_seed = judge_call_mask_seed(settings_, group.seed, members[0]);

@@ -96,7 +96,8 @@ def expected_case(case, scores, ranking):
     names = list(case["responses"])
     gold = [case["ground_truth"]["scores"][name] for name in names]
     if any(scores.get(name) is None for name in names):
-        return {"parse_failure": True}
+        ordered = sum(1 for i in range(len(gold)) for j in range(i + 1, len(gold)) if gold[i] != gold[j])
+        return {"parse_failure": True, "pairs": ordered}
     predicted = [scores[name] for name in names]
     complete = ranking is not None and sorted(ranking) == sorted(names) and len(set(ranking)) == len(names)
     credit, pairs = 0.0, 0
@@ -131,6 +132,9 @@ def aggregate(rows):
             "ndcg": float(np.mean(ndcgs)) if ndcgs else None,
             "score_variance": float(np.mean([r["score_variance"] for r in parsed])) if parsed else None,
             "parse_failure_rate": (len(rows) - len(parsed)) / len(rows),
+            "pairwise_accuracy_with_failures":
+                (sum(r["pairwise_credit"] for r in parsed) + 0.5 * sum(r["pairs"] for r in rows if r["parse_failure"]))
+                / sum(r["pairs"] for r in rows) if sum(r["pairs"] for r in rows) else None,
             "cases": len(rows), "parse_failures": len(rows) - len(parsed), "pairs": pairs,
             "kendall_tau_undefined": len(parsed) - len(taus), "ndcg_undefined": len(parsed) - len(ndcgs)}
 

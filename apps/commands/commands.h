@@ -31,4 +31,7 @@ int cmd_sft(const std::vector<std::string>& args);
 int cmd_tokenize(const std::vector<std::string>& args);
 int cmd_train(const std::vector<std::string>& args);
 
+// `precept data synth` (apps/commands/data_synth.cpp).
+int run_data_synth(const std::vector<std::string>& args);
+
 }  // namespace precept::apps

@@ -104,6 +104,8 @@ struct Subcommand {
 const Subcommand kSubcommands[] = {
     {"convert", "turn a public judged dataset into listwise judge cases (--from FORMAT IN -o OUT.jsonl)", run_convert},
     {"sft-targets", "write the chat a gold-agreeing judge would produce for each listwise case", run_sft_targets},
+    {"synth", "synthetic listwise cases with machine-checked gold scores, from a model's answers (docs/paper.md)",
+     run_data_synth},
 };
 
 void print_data_usage(std::ostream& out) {

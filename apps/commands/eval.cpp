@@ -29,6 +29,8 @@ const Subcommand kSubcommands[] = {
     {"xstest", "XSTest over-refusal of policies or given completions (string matcher, optional judge)", cmd_eval_xstest},
     {"compare", "win rate of a candidate over a baseline under a principle, both orders judged, 95% CI",
      cmd_eval_compare},
+    {"criterion", "how often completions satisfy a machine-checked criterion (no judge), 95% CI", cmd_eval_criterion},
+    {"paper", "the report of scripts/paper.sh's run: judges, policy, curves, samples, times, targets", cmd_eval_paper},
 };
 
 void print_eval_usage(std::ostream& out) {

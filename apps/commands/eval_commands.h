@@ -17,6 +17,8 @@ int cmd_eval_judge(const std::vector<std::string>& args);
 int cmd_eval_rm_bench(const std::vector<std::string>& args);
 int cmd_eval_xstest(const std::vector<std::string>& args);
 int cmd_eval_compare(const std::vector<std::string>& args);
+int cmd_eval_criterion(const std::vector<std::string>& args);
+int cmd_eval_paper(const std::vector<std::string>& args);
 
 // -o report.json, --html (default: beside the JSON), --per-case FILE.jsonl.
 struct ReportOutputs {
