@@ -243,11 +243,11 @@ ordered_json case_metrics_json(const CaseMetrics& m) {
   out["domain"] = m.domain;
   out["category"] = m.category;
   out["parse_failure"] = m.parse_failure;
+  out["gold_scores"] = m.gold;
   if (m.parse_failure) {
     out["failure"] = m.failure;
     return out;
   }
-  out["gold_scores"] = m.gold;
   out["predicted_scores"] = m.predicted;
   out["ranking_used"] = m.ranking_used;
   out["pairs"] = m.pairs.pairs;

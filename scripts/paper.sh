@@ -26,8 +26,8 @@ seed="${SEED:-0}"
 out="${OUT:-runs/paper}"
 criterion="${CRITERION:-ends_with_question}"   # the policy's criterion: seen in training, here in held-out wording
 if [ -z "${PRECEPT:-}" ]; then
-  scripts/setup.sh >/dev/null
-  [ -x "$precept" ] || scripts/build.sh
+  scripts/setup.sh
+  scripts/build.sh
 fi
 [ "${FRESH:-0}" = 1 ] && rm -rf "$out"
 mkdir -p "$out/.done" "$out/judge" "$out/policy"
@@ -37,7 +37,7 @@ case "$profile" in
   default)
     prompts=120 train_cases=16 held_cases=6 sft_steps=40 grpo_steps=8 policy_steps=12 eval_prompts=36 xstest_every=5 ;;
   quick)
-    prompts=48 train_cases=4 held_cases=2 sft_steps=12 grpo_steps=2 policy_steps=3 eval_prompts=12 xstest_every=25 ;;
+    prompts=48 train_cases=4 held_cases=2 sft_steps=10 grpo_steps=1 policy_steps=2 eval_prompts=8 xstest_every=50 ;;
   *) echo "PROFILE must be default or quick" >&2; exit 2 ;;
 esac
 
@@ -82,7 +82,7 @@ data_stage() {
 
 eval_judge() {  # eval_judge NAME MODEL
   "$precept" eval judge --data "$out/data/held_out.jsonl" --model "$2" "${judge_eval[@]}" --seed "$seed" \
-    --save-judgments "$out/judge/judgments_$1.jsonl" -o "$out/judge/eval_$1.json"
+    --save-judgments "$out/judge/judgments_$1.jsonl" --per-case "$out/judge/cases_$1.jsonl" -o "$out/judge/eval_$1.json"
 }
 
 sft_stage() {

