@@ -35,9 +35,11 @@ mkdir -p "$out/.done" "$out/judge" "$out/policy"
 # Sizes. `default` is the documented run; `quick` checks that every stage works.
 case "$profile" in
   default)
-    prompts=120 train_cases=16 held_cases=6 sft_steps=40 grpo_steps=8 policy_steps=12 eval_prompts=36 xstest_every=5 ;;
+    prompts=120 train_cases=16 held_cases=6 sft_steps=40 grpo_steps=8 policy_steps=12 eval_prompts=36 xstest_every=5
+    estimates=(66 127 732 413 90 409 108 1) ;;   # seconds per stage, measured on the 2-core CPU (docs/paper.md)
   quick)
-    prompts=48 train_cases=4 held_cases=2 sft_steps=10 grpo_steps=1 policy_steps=2 eval_prompts=8 xstest_every=50 ;;
+    prompts=48 train_cases=4 held_cases=2 sft_steps=10 grpo_steps=1 policy_steps=2 eval_prompts=8 xstest_every=50
+    estimates=(24 38 176 61 29 61 33 1) ;;
   *) echo "PROFILE must be default or quick" >&2; exit 2 ;;
 esac
 
@@ -55,6 +57,7 @@ policy_gen=(--chat -n 48 --slots 24)
 stages=(data before sft judge_grpo judge_after policy after report)
 started=$SECONDS
 stage_index=0
+ran_expected=0  # the estimates of the stages this invocation ran
 # stage NAME COMMAND...: runs COMMAND unless NAME is cached, with a progress line and its time.
 stage() {
   local name="$1"; shift
@@ -63,9 +66,14 @@ stage() {
     echo "[paper $stage_index/${#stages[@]}] $name: cached ($(cat "$out/.done/$name") s)"
     return
   fi
-  echo "[paper $stage_index/${#stages[@]}] $name (elapsed $((SECONDS - started)) s)"
+  # ETA: the remaining stages' measured times, scaled by how this run compares so far.
+  local spent=$((SECONDS - started)) remaining=0 i
+  for ((i = stage_index - 1; i < ${#estimates[@]}; i++)); do remaining=$((remaining + estimates[i])); done
+  ((ran_expected > 0)) && remaining=$((remaining * spent / ran_expected))
+  echo "[paper $stage_index/${#stages[@]}] $name | elapsed ${spent} s | ETA ~$((remaining / 60)) min $((remaining % 60)) s"
   local t0=$SECONDS
   "$@"
+  ran_expected=$((ran_expected + estimates[stage_index - 1]))
   echo $((SECONDS - t0)) > "$out/.done/$name"
   printf '%s\t%s\n' "$name" "$((SECONDS - t0))" >> "$out/times.tsv"
 }
