@@ -15,14 +15,12 @@
 #include "core/random_streams.h"
 #include "data/prompt.h"
 #include "data/prompt_sources.h"
-#include "lm/pretrained.h"
 #include "reward/criteria.h"
 #include "reward/synthetic_cases.h"
-#include "rollout/generator.h"
+#include "eval/completions.h"
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -120,47 +118,32 @@ int run_data_synth(const std::vector<std::string>& args) {
     std::cerr << "[data synth] only " << prompts.size() << " prompts of at most " << max_words << " words exist\n";
   }
 
-  // 2. Base answers: one per prompt, varied system prompt and temperature.
-  lm::Pretrained pretrained = lm::open_pretrained(model_dir, lm::OpenOptions{});
-  const text::ChatTemplate& chat = pretrained.require_chat_template(model_dir);
+  // 2. Base answers: one per prompt, varied system prompt and temperature (one generation
+  // per temperature, each prompt a [system, user] chat).
   std::vector<std::string> answers(prompts.size());
   core::ProgressLine line("data synth: base answers");
   int64_t done = 0;
   for (size_t t = 0; t < kTemperatures.size(); ++t) {
     std::vector<size_t> indices;
-    std::vector<rollout::GenerationRequest> requests;
+    std::vector<data::Prompt> chats;
     for (size_t i = 0; i < prompts.size(); ++i) {
       if ((i / kSystemPrompts.size()) % kTemperatures.size() != t) continue;
-      data::Prompt prompt{prompts[i].text, {}, {}, "prompt " + std::to_string(i)};
-      data::PromptFormat format;
-      format.chat_for_text = true;
-      format.system_prompt = kSystemPrompts[i % kSystemPrompts.size()];
-      rollout::GenerationRequest request;
-      request.prompt = data::encode_prompt(prompt, *pretrained.tokenizer, &chat, format);
-      request.n = 1;
-      requests.push_back(std::move(request));
+      chats.push_back(data::Prompt{"", {{"system", kSystemPrompts[i % kSystemPrompts.size()]}, {"user", prompts[i].text}},
+                                   {}, "prompt " + std::to_string(i)});
       indices.push_back(i);
     }
-    if (requests.empty()) continue;
-    rollout::GeneratorConfig config;
-    config.max_slots = slots;
-    size_t longest = 0;
-    for (const auto& request : requests) longest = std::max(longest, request.prompt.size());
-    config.max_length = std::min<int64_t>(pretrained.context_length, int64_t(longest) + max_new_tokens);
-    rollout::SamplingParams params;
-    params.max_new_tokens = max_new_tokens;
-    params.sampler.temperature = kTemperatures[t];
-    params.sampler.top_p = 0.95;
-    params.seed = core::mix_seed(cases.seed, t);
-    params.stop_token_ids = pretrained.stop_ids;
-    rollout::Generator generator(*pretrained.model, config, pretrained.tokenizer.get());
-    const auto completions = generator.generate(requests, params, [&](const rollout::GenerationProgress& p) {
+    if (chats.empty()) continue;
+    eval::CompletionSettings settings;
+    settings.generator.max_slots = slots;
+    settings.sampling.max_new_tokens = max_new_tokens;
+    settings.sampling.sampler.temperature = kTemperatures[t];
+    settings.sampling.sampler.top_p = 0.95;
+    settings.sampling.seed = core::mix_seed(cases.seed, t);
+    const auto texts = eval::generate_completions(model_dir, chats, settings, [&](const rollout::GenerationProgress& p) {
       line.update(done + p.sequences_done, int64_t(prompts.size()), p.tokens_generated, "tok", p.seconds, p.eta_seconds);
     });
-    for (const auto& completion : completions) {
-      answers[indices[completion.request]] = rollout::completion_text(*pretrained.tokenizer, completion);
-    }
-    done += static_cast<int64_t>(requests.size());
+    for (size_t k = 0; k < texts.size(); ++k) answers[indices[k]] = texts[k];
+    done += static_cast<int64_t>(chats.size());
   }
   line.finish();
 
