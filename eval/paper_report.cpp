@@ -25,7 +25,7 @@ const char* kJudgeMetrics[] = {"parse_failure_rate", "pairwise_accuracy", "pairw
 
 ordered_json read_json(const fs::path& path) {
   if (!fs::exists(path)) throw std::runtime_error(path.string() + ": missing (did its stage of scripts/paper.sh run?)");
-  return data::parse_json_text(core::read_file(path), path.string());
+  return core::read_ordered_json_file(path);
 }
 
 std::vector<ordered_json> read_jsonl(const fs::path& path) {
