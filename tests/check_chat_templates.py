@@ -21,13 +21,14 @@ kDefaultDateString), so that Llama 3.2's strftime_now() does not make the text d
 """
 import argparse
 import json
-import os
 import pathlib
 import random
 import re
-import subprocess
 import sys
 from datetime import datetime
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "support"))
+from gtest_runner import run_gtests_with_output  # noqa: E402
 
 import jinja2
 import jinja2.ext
@@ -440,17 +441,26 @@ def main():
           f"and {len(snippet_cases)} Jinja snippets to {out}")
     print(f"hand-built jinja2 environment == transformers on {len(chat_cases) - disagreements}/{len(chat_cases)} cases")
 
-    tests = pathlib.Path(args.precept).parent / "precept_tests"
-    result = subprocess.run([str(tests), "--gtest_filter=ChatTemplateFixtures.*"],
-                            env={**os.environ, "PRECEPT_CHAT_FIXTURES": str(out)}, capture_output=True, text=True)
-    print(result.stdout[-20000:])
-    print(result.stderr[-5000:], file=sys.stderr)
-    counts = re.findall(r"(\d+)/(\d+) (templates x conversations|Jinja snippets) byte-equal", result.stdout)
-    complete = len(counts) == 2 and all(a == b for a, b, _ in counts)
-    if result.returncode != 0 or not complete or disagreements:
-        print(f"FAILED: gtest exit {result.returncode}, counts {counts}, {disagreements} environment disagreements")
+    code, stdout = run_gtests_with_output(
+        args.precept, "ChatTemplateFixtures.*", {"PRECEPT_CHAT_FIXTURES": str(out)},
+        ["ChatTemplateFixtures.Conversations", "ChatTemplateFixtures.JinjaSnippets"], fixtures)
+    # Renderings and raises are counted apart: a case where the reference raises agrees whenever
+    # precept raises, so it must not be counted as byte-equal.
+    counts = re.findall(r"(\d+)/(\d+) (templates x conversations|Jinja snippets) (byte-equal|where)", stdout)
+    expected_totals = {("templates x conversations", "byte-equal"): len(chat_cases) - failing,
+                       ("templates x conversations", "where"): failing,
+                       ("Jinja snippets", "byte-equal"): sum("error" not in c for c in snippet_cases),
+                       ("Jinja snippets", "where"): sum("error" in c for c in snippet_cases)}
+    seen = {(kind, what): (int(a), int(b)) for a, b, kind, what in counts}
+    complete = all(seen.get(key) == (total, total) for key, total in expected_totals.items())
+    if code != 0 or not complete or disagreements:
+        print(f"FAILED: gtest exit {code}, counts {seen} (expected all of {expected_totals}), "
+              f"{disagreements} environment disagreements")
         return 1
-    print("OK: every case byte-equal")
+    print(f"OK: {expected_totals[('templates x conversations', 'byte-equal')]} conversations and "
+          f"{expected_totals[('Jinja snippets', 'byte-equal')]} snippets byte-equal; precept raises on all "
+          f"{expected_totals[('templates x conversations', 'where')]} conversations and "
+          f"{expected_totals[('Jinja snippets', 'where')]} snippets where the reference raises")
     return 0
 
 

@@ -48,6 +48,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from check_bpe_vs_hf import hard_strings, llamacpp_inputs  # noqa: E402
 from smollm2_wheel import smollm2_path  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "support"))
+import gtest_runner  # noqa: E402
 
 LOGIT_TOLERANCE = 1e-4
 CHAT_PROMPTS = [  # no digits: transformers' GGUF tokenizer ignores the smollm digits rule
@@ -297,12 +299,13 @@ def hf_reference_tokenizer(path):
 
 
 def run_gtests(precept, reference_json):
-    binary = pathlib.Path(precept).parent / "precept_tests"
-    env = dict(os.environ, PRECEPT_GGUF_REFERENCE=str(reference_json), OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
-    command = [str(binary), "--gtest_filter=GgufParity.*"]
-    print("$", " ".join(command), flush=True)
-    result = subprocess.run(command, env=env)
-    check(result.returncode == 0, "precept_tests GgufParity.* (precept's load_gguf logits and tokenizer against the references)")
+    # Both cases must run to completion: a skip (the variable unset) or an empty filter fails.
+    env = {"PRECEPT_GGUF_REFERENCE": str(reference_json), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+    code = gtest_runner.run_gtests(precept, "GgufParity.*", env,
+                                   ["GgufParity.LogitsMatchTransformersGgufLoader",
+                                    "GgufParity.TokenizerMatchesHfTokenizersWithTheDigitsRule"],
+                                   pathlib.Path(reference_json).parent)
+    check(code == 0, "precept_tests GgufParity.* ran 2/2 (precept's load_gguf logits and tokenizer against the references)")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,14 +9,17 @@ on a corpus of messy judge outputs, json.dumps on generated strings), then runs
 print the counts. Exit status: non-zero unless every count is complete.
 """
 import argparse
-import os
 import pathlib
 import re
-import subprocess
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "fixtures"))
 import make_judge_fixtures  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "support"))
+from gtest_runner import run_gtests_with_output  # noqa: E402
+
+EXPECTED = ["JudgeFixtures.ParserAgreesWithUpstream", "JudgeFixtures.Prompts", "JudgeFixtures.PythonJsonStrings",
+            "JudgeFixtures.UpstreamTextSteps"]
 
 
 def main():
@@ -32,20 +35,14 @@ def main():
     print(f"wrote {len(document['prompt_cases'])} prompt cases, {len(document['parser_cases'])} parser cases and "
           f"{len(document['json_strings'])} JSON strings to {path}")
 
-    tests = pathlib.Path(args.precept).resolve().parent / "precept_tests"
-    if not tests.exists():
-        print(f"{tests} does not exist; build the precept_tests target")
-        return 1
-    result = subprocess.run([str(tests), "--gtest_filter=JudgeFixtures.*"],
-                            env={**os.environ, "PRECEPT_JUDGE_FIXTURES": str(path)}, capture_output=True, text=True)
-    print(result.stdout[-20000:])
-    print(result.stderr[-5000:], file=sys.stderr)
-    counts = [(int(a), int(b)) for a, b in re.findall(r"^(\d+)/(\d+) ", result.stdout, re.MULTILINE)]
-    parser_line = re.search(r"on (\d+) outputs: (\d+) agree, (\d+) differ as declared", result.stdout)
+    code, stdout = run_gtests_with_output(args.precept, "JudgeFixtures.*", {"PRECEPT_JUDGE_FIXTURES": str(path)},
+                                          EXPECTED, pathlib.Path(args.fixtures))
+    counts = [(int(a), int(b)) for a, b in re.findall(r"^(\d+)/(\d+) ", stdout, re.MULTILINE)]
+    parser_line = re.search(r"on (\d+) outputs: (\d+) agree, (\d+) differ as declared", stdout)
     complete = (len(counts) == 3 and all(a == b for a, b in counts) and parser_line is not None
                 and int(parser_line[2]) + int(parser_line[3]) == int(parser_line[1]))
-    if result.returncode != 0 or not complete:
-        print(f"FAILED: gtest exit {result.returncode}, counts {counts}, parser {parser_line and parser_line.groups()}")
+    if code != 0 or not complete:
+        print(f"FAILED: gtest exit {code}, counts {counts}, parser {parser_line and parser_line.groups()}")
         return 1
     print("OK: prompts byte-equal, JSON strings equal, parser agrees with upstream except where declared")
     return 0

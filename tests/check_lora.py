@@ -32,6 +32,8 @@ import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from smollm2_wheel import smollm2_path  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "support"))
+from gtest_runner import run_gtests_with_output  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--precept", required=True)
@@ -114,14 +116,10 @@ def peft_parity(work, base, label, strict):
     (work / "reference.json").write_text(json.dumps({"tokens": tokens.tolist(), "strict": strict, "floor": floor,
                                                      "hf_base_logits": base_logits.flatten().tolist(),
                                                      "peft_logits": peft_logits.flatten().tolist()}))
-    binary = pathlib.Path(args.precept).parent / "precept_tests"
-    result = run([binary, "--gtest_filter=LoraPeft.*"], env={"PRECEPT_LORA_REFERENCE": str(work)})
-    for line in result.stdout.splitlines():
-        if line.startswith("[lora]"):
-            print(line)
-    ran = "[  PASSED  ] 1 test." in result.stdout and "SKIPPED" not in result.stdout
+    code, _ = run_gtests_with_output(args.precept, "LoraPeft.*", {"PRECEPT_LORA_REFERENCE": str(work)},
+                                     ["LoraPeft.AnAdapterPeftMadeGivesPeftsLogitsAndOursIsWrittenForPeft"], work)
     rule = "<= 1e-5" if strict else "<= twice the base's own difference + 1e-5"
-    check(result.returncode == 0 and ran, f"{label}: peft's adapter gives peft's logits in precept ({rule}; precept_tests LoraPeft.*)")
+    check(code == 0, f"{label}: peft's adapter gives peft's logits in precept ({rule}; precept_tests LoraPeft.*)")
 
     # precept's adapter in peft.
     ours = work / "precept_adapter"

@@ -18,14 +18,15 @@ Exit status non-zero on any difference.
 import argparse
 import json
 import math
-import os
 import pathlib
 import struct
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "support"))
+from gtest_runner import run_gtests  # noqa: E402
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
@@ -141,17 +142,12 @@ def main():
     parser.add_argument("--shared")
     args = parser.parse_args()
 
-    tests = pathlib.Path(args.precept).resolve().parent / "precept_tests"
-    if not tests.exists():
-        print(f"{tests} does not exist; build the precept_tests target")
-        return 1
     with tempfile.TemporaryDirectory() as scratch:
         out = pathlib.Path(scratch) / "runs"
-        result = subprocess.run([str(tests), "--gtest_filter=MetricsTensorBoardExport.*"],
-                                env={**os.environ, "PRECEPT_TENSORBOARD_OUT": str(out)}, capture_output=True, text=True)
-        if result.returncode != 0 or not (out / "expected.json").exists():
-            print(result.stdout[-5000:], result.stderr[-5000:])
-            print("FAILED: the C++ export test did not write the runs")
+        code = run_gtests(args.precept, "MetricsTensorBoardExport.*", {"PRECEPT_TENSORBOARD_OUT": str(out)},
+                          ["MetricsTensorBoardExport.WritesRunsForTheTensorBoardCheck"], scratch)
+        if code != 0 or not (out / "expected.json").exists():
+            print("FAILED: the C++ export test did not run to completion and write the runs")
             return 1
         expected = json.loads((out / "expected.json").read_text())
         for name in ("fresh", "resumed"):

@@ -12,10 +12,15 @@ import sys
 def run_gtests(precept, gtest_filter, env, expected, report_dir):
     """precept: the precept binary (precept_tests is beside it). env: extra environment.
     expected: the full names ("Suite.Name") that must run and pass. Returns 0 or 1."""
+    return run_gtests_with_output(precept, gtest_filter, env, expected, report_dir)[0]
+
+
+def run_gtests_with_output(precept, gtest_filter, env, expected, report_dir):
+    """run_gtests, returning (0 or 1, the gtests' stdout) for checks that read what they print."""
     tests = pathlib.Path(precept).resolve().parent / "precept_tests"
     if not tests.exists():
         print(f"{tests} does not exist; build the precept_tests target")
-        return 1
+        return 1, ""
     report = pathlib.Path(report_dir) / "gtest_report.json"
     report.unlink(missing_ok=True)
     result = subprocess.run([str(tests), f"--gtest_filter={gtest_filter}", f"--gtest_output=json:{report}"],
@@ -31,5 +36,5 @@ def run_gtests(precept, gtest_filter, env, expected, report_dir):
     print(f"gtests passed to completion: {sorted(passed)}")
     if result.returncode != 0 or passed != set(expected):
         print(f"FAILED: gtest exit {result.returncode}; expected exactly {sorted(expected)} to run and pass")
-        return 1
-    return 0
+        return 1, result.stdout
+    return 0, result.stdout
