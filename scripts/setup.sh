@@ -8,7 +8,8 @@ cd "$root"
 
 packages=(build-essential cmake ninja-build ccache pkg-config python3 python3-venv
           libsentencepiece-dev libtomlplusplus-dev libboost-program-options-dev
-          libgtest-dev libgmock-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev libgloo-dev)
+          libgtest-dev libgmock-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev libgloo-dev
+          clang libclang-rt-14-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

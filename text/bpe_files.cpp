@@ -366,8 +366,9 @@ BpeSpec read_vocab_and_merges(const fs::path& vocab_json, const fs::path& merges
     for (const auto& [key, content] : class_defaults) {
       std::optional<int64_t> id = find_token(spec, content);
       if (!id) continue;
+      // Captured by an init-capture: clang before 16 (Debian's 14 builds fuzz/) cannot capture a structured binding.
       const bool added = std::any_of(spec.added_tokens.begin(), spec.added_tokens.end(),
-                                     [&](const BpeAddedToken& token) { return token.content == content; });
+                                     [&content = content](const BpeAddedToken& token) { return token.content == content; });
       if (!added) spec.added_tokens.push_back({*id, content, true, false, false, false, false});
       if (key == "bos_token") spec.bos_id = id;
       if (key == "eos_token") spec.eos_id = id;

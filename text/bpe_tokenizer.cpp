@@ -342,7 +342,8 @@ BpeTokenizer::BpeTokenizer(BpeSpec spec) : impl_(std::make_unique<Impl>()) {
   m.merges.reserve(spec.merges.size());
   for (size_t rank = 0; rank < spec.merges.size(); ++rank) {
     const auto& [left, right] = spec.merges[rank];
-    auto id_of = [&](const std::string& piece) {
+    // Captured by an init-capture: clang before 16 (Debian's 14 builds fuzz/) cannot capture a structured binding.
+    auto id_of = [&, &left = left, &right = right](const std::string& piece) {
       auto found = model_ids.find(piece);
       if (found == model_ids.end()) {
         m.fail("merge " + std::to_string(rank) + " ('" + left + "' '" + right + "') needs the token '" + piece +

@@ -202,8 +202,9 @@ class Renderer {
       }
       FramePtr scope = child_of(closure);
       for (const auto& [keyword, value] : arguments.keywords) {
+        // Captured by an init-capture: clang before 16 (Debian's 14 builds fuzz/) cannot capture a structured binding.
         const bool known = std::any_of(macro.parameters.begin(), macro.parameters.end(),
-                                       [&](const auto& parameter) { return parameter.first == keyword; });
+                                       [&keyword = keyword](const auto& parameter) { return parameter.first == keyword; });
         if (!known) throw TemplateError("macro '" + macro.name + "' takes no keyword argument '" + keyword + "'");
       }
       for (size_t i = 0; i < macro.parameters.size(); ++i) {
