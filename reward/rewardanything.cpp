@@ -64,13 +64,6 @@ RewardAnythingJudge::RewardAnythingJudge(lm::Transformer model, std::unique_ptr<
 
 RewardAnythingJudge::~RewardAnythingJudge() = default;
 
-void RewardAnythingJudge::set_principle(const std::string& principle) {
-  JudgeSettings settings = settings_;
-  settings.principle = principle;
-  validate_settings(settings);
-  settings_.principle = principle;
-}
-
 std::unique_ptr<RewardAnythingJudge> RewardAnythingJudge::load(const std::string& model_dir, JudgeSettings settings,
                                                                rollout::GeneratorConfig generator, lm::LoadOptions load) {
   lm::OpenOptions options;

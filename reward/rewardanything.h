@@ -91,9 +91,6 @@ class RewardAnythingJudge : public Reward {
   // The calls of the last score_batch(), with raw outputs (for the CLI and logs).
   const std::vector<JudgeCall>& last_calls() const { return last_calls_; }
 
-  // Judges the next calls against another principle (same model; a batch file may give one per
-  // group). Throws std::invalid_argument for an empty principle.
-  void set_principle(const std::string& principle);
   void set_progress(rollout::ProgressCallback progress) { progress_ = std::move(progress); }
   const JudgeSettings& settings() const { return settings_; }
   const rollout::Generator& generator() const { return *generator_; }

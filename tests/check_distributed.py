@@ -59,7 +59,7 @@ def weights(run_dir, step):
 
 
 def max_diff(a, b):
-    return max((a[k] - b[k]).abs().max().item() for k in a)
+    return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
 
 
 with tempfile.TemporaryDirectory() as work:
@@ -116,6 +116,32 @@ with tempfile.TemporaryDirectory() as work:
     missing = [k for k in ours if k not in hf_state]
     check(len(ours) > 0 and not missing and all(torch.equal(hf_state[k], ours[k]) for k in ours),
           f"the 2-rank checkpoint loads in transformers with the same {len(ours)} tensors (names transformers lacks: {missing[:3]})")
+
+    # ---- ZeRO-1 with bf16 parameters: fp32 masters sharded over the ranks --------------------
+    # The bf16 weights of 2 ranks with ZeRO-1 equal 1 rank's, and a resume on 1 rank continues
+    # from the checkpointed fp32 masters to the same bf16 weights.
+    bf16 = ["--set", "policy.dtype=bfloat16"]
+    one_bf16, result = train("one-bf16", bf16 + ["--set", "run.steps=4"])
+    check(result.returncode == 0, "1 rank, bf16: 4 steps")
+    zero_bf16, result = train("nproc-zero1-bf16", bf16 + ["--nproc", "2", "--set", "distributed.zero1=true"])
+    if result.returncode != 0:
+        print(result.stderr[-2000:])
+    ours = weights(zero_bf16, 3) if result.returncode == 0 else {}
+    theirs = weights(one_bf16, 3) if os.path.isdir(os.path.join(one_bf16, "checkpoints", "step-00000003")) else {}
+    dtypes = {t.dtype for t in ours.values()}
+    difference = max_diff(theirs, ours) if ours and theirs else float("inf")
+    check(dtypes == {torch.bfloat16} and difference == 0,
+          f"ZeRO-1, bf16, 2 ranks x 4 prompts == 1 rank x 8 prompts after 3 steps (dtypes {sorted(map(str, dtypes))}, "
+          f"max |diff| = {difference:.3g}, tolerance 0)")
+    moved = max_diff(ours, {k: v.to(torch.bfloat16) for k, v in start.items()}) if ours else 0.0
+    check(moved > 0, f"bf16 training moved the weights (max |diff| from the start {moved:.3g})")
+    resumed_bf16 = os.path.join(work, "resumed-bf16")
+    shutil.copytree(zero_bf16, resumed_bf16)
+    result = run([args.precept] + base + bf16 + ["--set", f"run.output_dir={resumed_bf16}", "--set", "run.steps=4",
+                                                 "--resume"])
+    difference = max_diff(weights(one_bf16, 4), weights(resumed_bf16, 4)) if result.returncode == 0 else float("inf")
+    check(difference == 0, f"ZeRO-1 bf16 on 2 ranks, resumed on 1 for step 4 == 4 straight bf16 steps on 1 rank "
+                           f"(max |diff| {difference:.3g}, tolerance 0)")
 
     # ---- faults --------------------------------------------------------------------------------
     for kind, expect, label in [("throw@1:2", "Cause: rank 1: injected fault", "a rank that throws"),

@@ -144,6 +144,13 @@ def main():
         reward = tomllib.loads((out / "policy" / "train" / "config.toml").read_text())["reward"]
         check(reward["type"] == "rewardanything" and "judge/grpo" in reward["model"] and "components" not in reward,
               f"the policy's reward was the fine-tuned judge alone ({reward['type']}, {reward['model']})")
+        # The judge inside `precept train` scored the rollouts itself: most rewards came from
+        # parsed judgments (not the fallback), and they differ within the batch.
+        steps = list(jsonl(out / "policy" / "train" / "metrics.jsonl"))
+        check(len(steps) >= 2 and all(m["reward/valid_fraction"] > 0.5 and m["reward/std"] > 0 for m in steps),
+              "the judge in the training loop scored the rollouts (valid fractions "
+              f"{[round(m['reward/valid_fraction'], 2) for m in steps]}, reward std "
+              f"{[round(m['reward/std'], 2) for m in steps]})")
 
 
 main()

@@ -3,8 +3,10 @@
 // Reward interface. Random weights produce unparseable judgments, which must be retried,
 // counted and replaced by the fallback without any crash; the conversion and fallback logic is
 // checked on hand-made judgments; prompts that do not fit are split or refused, never cut.
+#include "reward/principle.h"
 #include "reward/rewardanything.h"
 #include "test_util.h"
+#include "text/tokenizer.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -262,4 +264,78 @@ TEST(JudgeCli, ScoresPrintsPromptsAndParses) {
   EXPECT_NE(status, 0);  // no principle
   run(base + " --conversion median", &status);
   EXPECT_NE(status, 0);
+}
+
+// A batch file whose lines carry their own principles: each group's prompt holds its own (a
+// line without one gets --principle-file's), in one run of the judge, and a bad "principle" is
+// an error naming the line.
+TEST(JudgeCli, BatchLinesJudgeUnderTheirOwnPrinciples) {
+  const fs::path dir = precept::testing::temp_dir("judge_batch");
+  const fs::path principle_file = fs::path(PRECEPT_SOURCE_DIR) / "configs" / "principles" / "concise.toml";
+  const std::string file_principle = reward::load_principle(principle_file.string()).text;
+  const std::string brief = "Be brief.";
+  const std::string careful = "Prefer the answer that states its assumptions, checks its arithmetic, names the units "
+                              "of every quantity and says plainly where it is unsure.";
+  struct Line {
+    std::string principle, prompt;
+    std::vector<std::pair<std::string, std::string>> responses;
+  };
+  const std::vector<Line> lines = {{brief, "What is 2+2?", {{"a", "4"}, {"b", "It is four, because 2+2=4."}}},
+                                   {"", "Name a colour.", {{"a", "Blue."}, {"b", "Red, like a fire engine."}}},
+                                   {careful, "How far is 3 km in m?", {{"a", "3000 m"}, {"b", "About 3000."}}}};
+  std::string batch;
+  for (const auto& line : lines) {
+    nlohmann::ordered_json record = {{"prompt", line.prompt}, {"responses", nlohmann::ordered_json::object()}};
+    for (const auto& [name, text] : line.responses) record["responses"][name] = text;
+    if (!line.principle.empty()) record["principle"] = line.principle;
+    batch += record.dump() + "\n";
+  }
+  precept::testing::write_all(dir / "batch.jsonl", batch);
+  const std::string base = std::string(PRECEPT_BINARY) + " judge --model " + tiny_judge().string() +
+                           " --principle-file " + principle_file.string() + " --batch " + (dir / "batch.jsonl").string() +
+                           " -n 8 --retries 0 --mask-seed 42";
+
+  // The prompts: each line's own principle, the file's where a line has none.
+  reward::JudgePromptBuilder builder(text::ChatTemplate::from_model_dir(tiny_judge()),
+                                     reward::default_judge_system_prompt());
+  std::string expected;
+  for (const auto& line : lines) {
+    reward::JudgeRequest request{line.principle.empty() ? file_principle : line.principle, line.prompt, {}};
+    for (const auto& [name, text] : line.responses) request.responses.push_back({name, text});
+    expected += builder.build(request, 42).text;
+  }
+  int status = -1;
+  const std::string printed = run(base + " --print-prompt", &status);
+  ASSERT_EQ(status, 0) << base;
+  EXPECT_EQ(printed, expected);
+  EXPECT_NE(printed.find(file_principle), std::string::npos);
+
+  // Judged in one run: one record per line, in order, each call's prompt of its own length.
+  const std::string out = run(base, &status);
+  ASSERT_EQ(status, 0) << base;
+  std::istringstream records(out);
+  std::string record_line;
+  std::vector<int64_t> prompt_tokens;
+  for (size_t i = 0; std::getline(records, record_line); ++i) {
+    const auto record = nlohmann::json::parse(record_line);
+    ASSERT_LT(i, lines.size());
+    EXPECT_EQ(record["prompt"], lines[i].prompt);
+    ASSERT_EQ(record["calls"].size(), 1u);
+    prompt_tokens.push_back(record["calls"][0]["prompt_tokens"].get<int64_t>());
+  }
+  ASSERT_EQ(prompt_tokens.size(), lines.size());
+  auto tokenizer = text::load_tokenizer(tiny_judge().string());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    reward::JudgeRequest request{lines[i].principle.empty() ? file_principle : lines[i].principle, lines[i].prompt, {}};
+    for (const auto& [name, text] : lines[i].responses) request.responses.push_back({name, text});
+    EXPECT_EQ(prompt_tokens[i], static_cast<int64_t>(tokenizer->encode(builder.build(request, 42).text, false).size())) << i;
+  }
+
+  // A principle that is not a non-empty string is an error naming the line.
+  precept::testing::write_all(dir / "bad.jsonl", batch + "{\"prompt\": \"x\", \"responses\": {\"a\": \"y\"}, \"principle\": 3}\n");
+  const std::string bad = std::string(PRECEPT_BINARY) + " judge --model " + tiny_judge().string() +
+                          " --principle-file " + principle_file.string() + " --batch " + (dir / "bad.jsonl").string();
+  const std::string message = run("(" + bad + " 2>&1)", &status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(message.find("bad.jsonl:4: \"principle\" must be a non-empty string"), std::string::npos) << message;
 }

@@ -225,3 +225,101 @@ TEST(TrainConfig, ErrorsNameTheKeyFileAndLine) {
   error = precept::testing::error_of([&] { trainer.resume((dir / "nothing-here").string()); });
   EXPECT_NE(error.find("nothing-here"), std::string::npos) << error;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Paths of the GRPO step that only a recipe reaches: DAPO's refill, the KL in the reward, the
+// overlong shaping and recomputation, each in a real step on stories260K.
+
+namespace {
+
+// The metrics of the last of `steps` steps of the dog recipe with these overrides.
+trainer::Metrics first_steps(const fs::path& dir, const std::vector<std::string>& overrides, int steps) {
+  trainer::RunConfig config = config_from(dir, recipe(dir / "run", steps), overrides);
+  trainer::GrpoTrainer trainer(config, trainer::single_process_communicator());
+  trainer::Metrics metrics;
+  for (int i = 0; i < steps; ++i) metrics = trainer.step();
+  return metrics;
+}
+
+}  // namespace
+
+// At the start almost no story mentions a dog, so most groups score all 0 and carry no signal.
+// With refill rounds those groups are replaced by fresh prompts' groups; without, they are not.
+TEST(TrainPaths, DapoRefillReplacesGroupsWithoutSignal) {
+  const fs::path dir = precept::testing::temp_dir("train_refill");
+  const auto kept = first_steps(dir / "off", {"algorithm.filter_zero_variance=true", "algorithm.max_resample_rounds=0"}, 1);
+  const auto refilled = first_steps(dir / "on", {"algorithm.filter_zero_variance=true", "algorithm.max_resample_rounds=3"}, 1);
+  std::cout << "[train] refill: " << kept.at("groups/zero_variance") << " of 4 groups without signal; resampled "
+            << refilled.at("groups/resampled") << " groups in up to 3 rounds; generated tokens "
+            << kept.at("throughput/generated_tokens") << " -> " << refilled.at("throughput/generated_tokens") << "\n";
+  ASSERT_GT(kept.at("groups/zero_variance"), 0.0) << "no group without signal: the test proves nothing";
+  EXPECT_EQ(refilled.at("groups/zero_variance"), kept.at("groups/zero_variance"));  // the same first round
+  EXPECT_EQ(kept.at("groups/resampled"), 0.0);
+  // Round 1 alone replaces every group without signal; later rounds replace those still without.
+  EXPECT_GE(refilled.at("groups/resampled"), refilled.at("groups/zero_variance"));
+  EXPECT_GT(refilled.at("throughput/generated_tokens"), kept.at("throughput/generated_tokens"));
+}
+
+// kl = "reward": r - beta * sum_t KL_t. The policy starts as the reference, so step 1's penalty is
+// exactly 0; once an update has moved the policy it is positive (k3 >= 0 per token) and lowers
+// the shaped reward, and nothing of it goes into the loss.
+TEST(TrainPaths, KlInTheRewardIsZeroAtTheStartAndLowersTheRewardAfter) {
+  const fs::path dir = precept::testing::temp_dir("train_kl_reward");
+  trainer::RunConfig config = config_from(dir, recipe(dir / "run", 6), {"algorithm.kl=reward", "algorithm.kl_coef=0.5"});
+  trainer::GrpoTrainer trainer(config, trainer::single_process_communicator());
+  const trainer::Metrics first = trainer.step();
+  EXPECT_EQ(first.at("kl/reward_mean"), 0.0);
+  EXPECT_EQ(first.at("reward/shaped_mean"), first.at("reward/mean"));
+  // Steps whose groups all scored 0 carry no signal and leave the policy where it was.
+  bool updated = first.at("groups/zero_variance") < 4;
+  for (int step = 2; step <= 6 && !updated; ++step) {
+    const trainer::Metrics metrics = trainer.step();
+    EXPECT_EQ(metrics.at("kl/reward_mean"), 0.0) << "step " << step << ": no update yet, no KL";
+    updated = metrics.at("groups/zero_variance") < 4;
+  }
+  ASSERT_TRUE(updated) << "no step had a group with signal: the test proves nothing";
+  const trainer::Metrics after = trainer.step();
+  std::cout << "[train] KL in the reward after the first update: " << after.at("kl/reward_mean") << " (reward "
+            << after.at("reward/mean") << ", shaped " << after.at("reward/shaped_mean") << ")\n";
+  EXPECT_GT(after.at("kl/reward_mean"), 0.0);
+  EXPECT_LT(after.at("reward/shaped_mean"), after.at("reward/mean"));
+  EXPECT_EQ(after.count("policy/kl_loss") ? after.at("policy/kl_loss") : 0.0, 0.0);
+}
+
+// overlong_buffer = max_new_tokens makes DAPO's penalty linear in the length over the whole
+// range, -factor * L / L_max, so the shaped mean is the raw mean minus factor * mean length / L_max.
+// Stopping at the first full stop makes the lengths differ.
+TEST(TrainPaths, OverlongShapingFollowsDapo) {
+  const fs::path dir = precept::testing::temp_dir("train_overlong");
+  const auto metrics = first_steps(dir, {"rollout.stop=[\".\"]", "algorithm.overlong_buffer=32",
+                                         "algorithm.overlong_penalty=0.5"}, 1);
+  const double expected = metrics.at("reward/mean") - 0.5 * metrics.at("response/length_mean") / 32.0;
+  std::cout << "[train] overlong: lengths " << metrics.at("response/length_min") << ".." << metrics.at("response/length_max")
+            << " (mean " << metrics.at("response/length_mean") << "), reward " << metrics.at("reward/mean") << ", shaped "
+            << metrics.at("reward/shaped_mean") << "\n";
+  ASSERT_LT(metrics.at("response/length_min"), metrics.at("response/length_max"));
+  EXPECT_NEAR(metrics.at("reward/shaped_mean"), expected, 1e-9);
+}
+
+// policy.recompute = true recomputes each decoder block in the backward pass: the same weights
+// after two steps, bit for bit.
+TEST(TrainPaths, RecomputeTrainsTheSameWeights) {
+  const fs::path dir = precept::testing::temp_dir("train_recompute");
+  std::map<std::string, at::Tensor> weights[2];
+  for (int recompute = 0; recompute < 2; ++recompute) {
+    const fs::path run = dir / (recompute ? "on" : "off");
+    trainer::RunConfig config =
+        config_from(run, recipe(run / "run", 2), {std::string("policy.recompute=") + (recompute ? "true" : "false")});
+    EXPECT_EQ(config.policy.recompute, recompute == 1);
+    trainer::GrpoTrainer trainer(config, trainer::single_process_communicator());
+    trainer.train();
+    for (auto& item : trainer.policy().named_parameters()) weights[recompute][item.key()] = item.value().detach().clone();
+  }
+  const auto start = weights_of(stories_model());
+  int64_t changed = 0;
+  for (const auto& [name, tensor] : weights[0]) {
+    EXPECT_TRUE(at::equal(tensor, weights[1].at(name))) << name;
+    if (start.count(name) && !at::equal(tensor, start.at(name))) ++changed;
+  }
+  EXPECT_GT(changed, 0) << "training changed nothing, so the comparison proves nothing";
+}

@@ -220,9 +220,9 @@ int cmd_judge(const std::vector<std::string>& args) {
   settings.principle = principle_text;
   finish_judge_options(values, judge_options);
 
-  // The groups, and a principle per group where the batch gives one.
+  // The groups, each with its own principle where the batch line gives one (Group::principle;
+  // empty means --principle's).
   std::vector<reward::Group> groups;
-  std::vector<std::string> principles;
   if (!batch_path.empty()) {
     if (values.count("prompt") || values.count("responses") || values.count("response")) {
       throw std::runtime_error("--batch replaces --prompt/--responses/--response");
@@ -246,10 +246,16 @@ int cmd_judge(const std::vector<std::string>& args) {
       group.prompt = record["prompt"].get<std::string>();
       fill_responses(record["responses"], group, where);
       group.seed = static_cast<uint64_t>(groups.size());
+      if (record.contains("principle")) {
+        if (!record["principle"].is_string() || record["principle"].get<std::string>().find_first_not_of(" \t\r\n") ==
+                                                    std::string::npos) {
+          throw std::runtime_error(where + ": \"principle\" must be a non-empty string");
+        }
+        group.principle = record["principle"].get<std::string>();
+      } else if (settings.principle.empty()) {
+        throw std::runtime_error(where + ": no principle (give \"principle\" or --principle / --principle-file)");
+      }
       groups.push_back(std::move(group));
-      principles.push_back(record.contains("principle") && record["principle"].is_string()
-                               ? record["principle"].get<std::string>() : settings.principle);
-      if (principles.back().empty()) throw std::runtime_error(where + ": no principle (give \"principle\" or --principle)");
     }
     if (groups.empty()) throw std::runtime_error(batch_path + ": holds no groups");
   } else {
@@ -265,18 +271,18 @@ int cmd_judge(const std::vector<std::string>& args) {
       group.responses = response_texts;
     }
     if (group.responses.empty()) throw std::runtime_error("no responses: give --responses FILE or --response TEXT");
+    if (settings.principle.empty()) throw std::runtime_error("give --principle TEXT or --principle-file FILE");
     groups.push_back(std::move(group));
-    principles.push_back(settings.principle);
   }
-  if (principles.front().empty()) throw std::runtime_error("give --principle TEXT or --principle-file FILE");
-  settings.principle = principles.front();
+  // The judge's own principle: --principle's, or else the first group's (every group then
+  // carries its own).
+  if (settings.principle.empty()) settings.principle = groups.front().principle;
 
   const auto start = std::chrono::steady_clock::now();
   auto judge = load_judge(model_dir, judge_options, settings.principle);
 
   if (values["print-prompt"].as<bool>()) {
     for (size_t g = 0; g < groups.size(); ++g) {
-      judge->set_principle(principles[g]);
       for (const auto& call : judge->plan_calls(groups[g], g)) std::cout << call.prompt.text;
     }
     return 0;
@@ -289,46 +295,37 @@ int cmd_judge(const std::vector<std::string>& args) {
   }
   std::ostream& out = output_path.empty() ? std::cout : file;
   core::ProgressLine line("judge");
-  int64_t failures = 0, retries = 0, done = 0;
-  // Groups that share a principle are judged in one batch, so their calls share the slots.
-  size_t begin = 0;
-  while (begin < groups.size()) {
-    size_t end = begin;
-    while (end < groups.size() && principles[end] == principles[begin]) ++end;
-    judge->set_principle(principles[begin]);
-    const int64_t batch_done = done, total = static_cast<int64_t>(groups.size());
-    judge->set_progress([&](const rollout::GenerationProgress& p) {
-      line.update(batch_done, total, p.tokens_generated, "tok", p.seconds, p.eta_seconds,
-                  std::to_string(p.sequences_done) + "/" + std::to_string(p.sequences_total) + " calls");
-    });
-    std::vector<reward::Group> batch(groups.begin() + begin, groups.begin() + end);
-    auto scores = judge->score_batch(batch);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const auto names = reward::response_names_of(batch[i]);
-      ordered_json record;
-      record["prompt"] = batch[i].prompt;
-      ordered_json rewards = ordered_json::object(), valid = ordered_json::object();
-      for (size_t r = 0; r < names.size(); ++r) {
-        rewards[names[r]] = scores[i].rewards[r];
-        valid[names[r]] = static_cast<bool>(scores[i].valid[r]);
-      }
-      record["rewards"] = rewards;
-      record["valid"] = valid;
-      const auto& calls = scores[i].diagnostics["calls"];
-      if (calls.size() == 1) {
-        record["scores"] = calls[0]["judgment"]["scores"];
-        record["ranking"] = calls[0]["judgment"]["ranking"];
-        record["reasoning"] = calls[0]["judgment"]["reasoning"];
-      }
-      record["failures"] = scores[i].failures;
-      record["retries"] = scores[i].retries;
-      record["calls"] = calls;
-      out << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-      failures += scores[i].failures;
-      retries += scores[i].retries;
+  int64_t failures = 0, retries = 0;
+  // One batch for every group, whatever its principle, so that all calls share the slots.
+  const int64_t total = static_cast<int64_t>(groups.size());
+  judge->set_progress([&](const rollout::GenerationProgress& p) {
+    line.update(0, total, p.tokens_generated, "tok", p.seconds, p.eta_seconds,
+                std::to_string(p.sequences_done) + "/" + std::to_string(p.sequences_total) + " calls");
+  });
+  const auto scores = judge->score_batch(groups);
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const auto names = reward::response_names_of(groups[i]);
+    ordered_json record;
+    record["prompt"] = groups[i].prompt;
+    ordered_json rewards = ordered_json::object(), valid = ordered_json::object();
+    for (size_t r = 0; r < names.size(); ++r) {
+      rewards[names[r]] = scores[i].rewards[r];
+      valid[names[r]] = static_cast<bool>(scores[i].valid[r]);
     }
-    done += static_cast<int64_t>(batch.size());
-    begin = end;
+    record["rewards"] = rewards;
+    record["valid"] = valid;
+    const auto& calls = scores[i].diagnostics["calls"];
+    if (calls.size() == 1) {
+      record["scores"] = calls[0]["judgment"]["scores"];
+      record["ranking"] = calls[0]["judgment"]["ranking"];
+      record["reasoning"] = calls[0]["judgment"]["reasoning"];
+    }
+    record["failures"] = scores[i].failures;
+    record["retries"] = scores[i].retries;
+    record["calls"] = calls;
+    out << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    failures += scores[i].failures;
+    retries += scores[i].retries;
   }
   line.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -44,8 +44,8 @@ void add_judge_options(po::options_description& options, JudgeCommandOptions& ju
 // modes into judge.settings.
 void finish_judge_options(const po::variables_map& values, JudgeCommandOptions& judge, const std::string& prefix = "");
 
-// Loads the judge model with these settings under `principle` (it can be changed per batch
-// with set_principle).
+// Loads the judge model with these settings under `principle` (a group's own
+// reward::Group::principle takes its place for that group).
 std::unique_ptr<reward::RewardAnythingJudge> load_judge(const std::string& model_dir, const JudgeCommandOptions& judge,
                                                         const std::string& principle);
 
