@@ -29,6 +29,26 @@ constexpr uint64_t kMaxHeaderBytes = 100ull * 1024 * 1024;
 [[noreturn]] void fail(const fs::path& path, const std::string& what) {
   throw std::runtime_error("safetensors file " + path.string() + ": " + what);
 }
+
+// A JSON array of whole numbers, read as the reference reader (serde into usize) reads it: a
+// float, a negative number or a non-number is an error naming the key. nlohmann's get<> would
+// cast instead, which is undefined for a float out of range (found by fuzz/safetensors_header).
+std::vector<uint64_t> whole_numbers(const json& value, const fs::path& path, const std::string& where,
+                                    const std::string& key) {
+  if (!value.is_array()) fail(path, where + ": " + key + " is not an array");
+  std::vector<uint64_t> numbers;
+  numbers.reserve(value.size());
+  for (const json& item : value) {
+    if (item.is_number_unsigned()) {
+      numbers.push_back(item.get<uint64_t>());
+    } else if (item.is_number_integer()) {  // negative: an unsigned one would be caught above
+      fail(path, where + (key == "shape" ? " has a negative dimension" : ": " + key + " has a negative entry"));
+    } else {
+      fail(path, where + ": " + key + " has " + item.dump() + ", not a whole number");
+    }
+  }
+  return numbers;
+}
 }  // namespace
 
 c10::ScalarType dtype_from_safetensors(const std::string& code, const std::string& where) {
@@ -127,16 +147,19 @@ SafetensorsFile::SafetensorsFile(const fs::path& path) : path_(path), mapping_(s
     entry.name = it.key();
     try {
       entry.dtype = dtype_from_safetensors(spec.at("dtype").get<std::string>(), where);
-      entry.shape = spec.at("shape").get<std::vector<int64_t>>();
-      auto offsets = spec.at("data_offsets").get<std::vector<uint64_t>>();
-      if (offsets.size() != 2) fail(path, where + ": data_offsets must have two entries");
-      entry.begin = offsets[0];
-      entry.end = offsets[1];
     } catch (const json::exception& error) {
       fail(path, where + ": malformed entry: " + error.what());
     } catch (const std::runtime_error& error) {
       fail(path, error.what());
     }
+    for (uint64_t dim : whole_numbers(spec.at("shape"), path, where, "shape")) {
+      if (dim > static_cast<uint64_t>(INT64_MAX)) fail(path, where + ": dimension " + std::to_string(dim) + " is too large");
+      entry.shape.push_back(static_cast<int64_t>(dim));
+    }
+    const std::vector<uint64_t> offsets = whole_numbers(spec.at("data_offsets"), path, where, "data_offsets");
+    if (offsets.size() != 2) fail(path, where + ": data_offsets must have two entries");
+    entry.begin = offsets[0];
+    entry.end = offsets[1];
     // The byte count with overflow checked: a shape whose product wraps around could otherwise
     // match a tiny data range and describe a tensor far larger than the file.
     uint64_t expected = c10::elementSize(entry.dtype);

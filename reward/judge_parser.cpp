@@ -191,7 +191,13 @@ std::optional<Json> salvage_fragment(const std::string& text, std::string_view k
 
 std::string shorten(const Json& value) {
   std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
-  if (text.size() > 40) text = text.substr(0, 37) + "...";
+  if (text.size() > 40) {
+    // Cut on a code point boundary: half a UTF-8 sequence would make the problem line, and so
+    // Judgment::to_json().dump(), invalid (found by fuzz/judge_output).
+    size_t cut = 37;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    text = text.substr(0, cut) + "...";
+  }
   return text;
 }
 
