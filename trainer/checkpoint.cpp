@@ -62,9 +62,12 @@ fs::path CheckpointManager::save(int64_t step, lm::TransformerImpl& model, const
       save.source_dir = model_source;
       lm::save_pretrained(model, partial / "model", save);
     }
+    stage_done("model");
     write_tensor_file(partial / "optimizer.safetensors", optimizer_state);
     if (extra) extra(partial);
+    stage_done("optimizer");
     core::replace_file_atomically(partial / "trainer_state.json", state.dump(2) + "\n");
+    stage_done("state");
   } catch (...) {
     fs::remove_all(partial);
     throw;
@@ -77,7 +80,9 @@ fs::path CheckpointManager::save(int64_t step, lm::TransformerImpl& model, const
     fs::rename(final_dir, previous);
   }
   fs::rename(partial, final_dir);
+  stage_done("moved");
   core::replace_file_atomically(root_ / "latest", step_name(step) + "\n");
+  stage_done("latest");
   fs::remove_all(previous);
   prune();
   return final_dir;

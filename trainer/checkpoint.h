@@ -49,14 +49,23 @@ class CheckpointManager {
                              const std::optional<policy::LoraConfig>& lora = std::nullopt,
                              const std::function<void(const std::filesystem::path&)>& extra = {});
 
+  // Called after each stage of save(), in order: "model" (weights or adapter written), "optimizer",
+  // "state" (trainer_state.json; the folder is complete but still partial), "moved" (in place,
+  // `latest` not yet updated), "latest". For the kill tests (TrainerHooks::during_checkpoint).
+  void set_stage_hook(std::function<void(const char* stage)> hook) { stage_hook_ = std::move(hook); }
+
   // The newest complete checkpoint (from `latest`, else the highest step folder), if any.
   std::optional<std::filesystem::path> latest() const;
   std::filesystem::path directory() const { return root_; }
 
  private:
   void prune();
+  void stage_done(const char* stage) const {
+    if (stage_hook_) stage_hook_(stage);
+  }
   std::filesystem::path root_;
   int64_t keep_last_;
+  std::function<void(const char* stage)> stage_hook_;
 };
 
 // Writes named tensors as safetensors (the optimizer states' file format), copied to the CPU.

@@ -91,6 +91,13 @@ GrpoTrainer::GrpoTrainer(RunConfig config, std::shared_ptr<Communicator> communi
 
 GrpoTrainer::~GrpoTrainer() = default;
 
+void GrpoTrainer::set_hooks(TrainerHooks hooks) {
+  hooks_ = std::move(hooks);
+  if (checkpoints_ && hooks_.during_checkpoint) {
+    checkpoints_->set_stage_hook([this](const char* stage) { hooks_.during_checkpoint(step_, stage); });
+  }
+}
+
 void GrpoTrainer::check_memory_plan() {
   MemoryPlanOptions options;
   options.world_size = communicator_->world_size();

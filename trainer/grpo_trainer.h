@@ -64,7 +64,7 @@ class GrpoTrainer {
   // Writes a checkpoint of the current step now (rank 0 writes; every rank waits).
   std::string save_checkpoint();
   // Test-only entry points (trainer/hooks.h); production never sets them.
-  void set_hooks(TrainerHooks hooks) { hooks_ = std::move(hooks); }
+  void set_hooks(TrainerHooks hooks);
 
  private:
   StepContext step_context();

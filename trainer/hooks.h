@@ -16,6 +16,9 @@ struct TrainerHooks {
   std::function<void(int64_t step, int rank)> before_step;
   // After each micro-batch's loss is computed, before backward. May poison the loss.
   std::function<void(int64_t step, int rank, at::Tensor& loss)> on_loss;
+  // Inside the write of checkpoint `step` on the rank that writes it, after each stage
+  // (CheckpointManager::set_stage_hook names them). May kill the process, as a power cut would.
+  std::function<void(int64_t step, const char* stage)> during_checkpoint;
 };
 
 }  // namespace precept::trainer
