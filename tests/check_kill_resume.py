@@ -44,11 +44,12 @@ parser.add_argument("--shared", required=True)
 parser.add_argument("--fixtures")
 parser.add_argument("--kills", type=int, default=12, help="kills of the 1-rank run")
 parser.add_argument("--rank-kills", type=int, default=4, help="kills of one rank of the 2-rank run")
-parser.add_argument("--steps", type=int, default=8)
+parser.add_argument("--steps", type=int, help="steps of each run (default: 2 x kills + 4)")
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 fault_binary = os.path.join(os.path.dirname(os.path.abspath(args.precept)), "precept_fault")
+steps = args.steps or 2 * max(args.kills, args.rank_kills) + 4
 STAGES = ["model", "optimizer", "state", "moved", "latest"]
 failures = []
 
@@ -78,8 +79,8 @@ def latest_checkpoint(run_dir):
         name = open(pointer).read().strip()
         if name and os.path.exists(os.path.join(folder, name, "trainer_state.json")):
             return int(name.split("-")[1]), os.path.join(folder, name)
-    steps = sorted(n for n in os.listdir(folder) if n.startswith("step-"))
-    for name in reversed(steps):
+    folders = sorted(n for n in os.listdir(folder) if n.startswith("step-"))
+    for name in reversed(folders):
         if os.path.exists(os.path.join(folder, name, "trainer_state.json")):
             return int(name.split("-")[1]), os.path.join(folder, name)
     return None
@@ -124,7 +125,7 @@ with tempfile.TemporaryDirectory(prefix="precept_kill_resume_") as work:
     model = os.path.join(work, "stories260K")
     subprocess.run([args.precept, "convert", "--checkpoint", os.path.join(assets, "stories260K.bin"), "--tokenizer",
                     os.path.join(assets, "tok512.bin"), "--out", model], check=True, capture_output=True)
-    base = ["train", "recipes/demo_rule.toml", "--set", f"policy.model={model}", "--set", f"run.steps={args.steps}",
+    base = ["train", "recipes/demo_rule.toml", "--set", f"policy.model={model}", "--set", f"run.steps={steps}",
             "--set", "run.threads=1", "--set", "algorithm.micro_batch_size=16", "--set", "checkpoint.every=1",
             "--set", "checkpoint.keep_last=2", "--set", "distributed.timeout_seconds=10",
             "--set", "logging.samples_every=0", "--set", "logging.tensorboard=true"]
@@ -135,54 +136,62 @@ with tempfile.TemporaryDirectory(prefix="precept_kill_resume_") as work:
 
     # The uninterrupted runs, 1 and 2 ranks (4 and 2 micro-batches per rank: the gradient sums
     # differ in order, so each soak is compared with its own world size).
-    references, straight_seconds = {}, 0.0
+    references, references_seconds = {}, {}
     for nproc in (1, 2):
         straight = os.path.join(work, f"straight-{nproc}")
         start = time.time()
         result = subprocess.run(command(args.precept, straight, nproc, False), cwd=root, env=environment(),
                                 capture_output=True, text=True)
-        straight_seconds = max(straight_seconds, time.time() - start)
-        check(result.returncode == 0, f"the uninterrupted run on {nproc} rank(s): {args.steps} steps in "
+        references_seconds[nproc] = time.time() - start
+        check(result.returncode == 0, f"the uninterrupted run on {nproc} rank(s): {steps} steps in "
                                       f"{time.time() - start:.1f} s")
         if result.returncode != 0:
             print(result.stderr[-3000:])
             sys.exit(1)
         references[nproc] = load_all(latest_checkpoint(straight)[1])[1]
     rng = random.Random(args.seed)
+    # A kill from outside comes within the first few steps of a run, so that runs get killed
+    # rather than finish (the start-up, model loading included, is about 1.5 s here).
+    startup_seconds = 1.5
+    step_seconds = max(0.05, (references_seconds[1] - startup_seconds) / steps)
 
     def soak(name, nproc, kills):
         out = os.path.join(work, name)
-        # Each injected kind at least once, then a random mix with kills from outside.
+        # Each injected kind at least once (in a random order), then a random mix with kills from
+        # outside, until `kills` runs were killed; then one run to the end.
         kinds = ["kill", "kill-update"] + [f"kill-checkpoint-{s}" for s in STAGES] if nproc == 1 else \
-            ["kill", "kill-update", "kill-checkpoint-state"]
-        schedule = kinds[:kills] + [rng.choice(kinds + ["external"] * len(kinds)) for _ in range(kills - len(kinds))]
-        rng.shuffle(schedule)
-        counts, resumes, last_step, broken = {}, 0, 0, []
-        print(f"\n{name}: {kills} kills on {nproc} rank(s), schedule {schedule}", flush=True)
-        for kind in schedule + ["finish"]:
+            ["kill", "kill-update", "kill-checkpoint-state", "kill-checkpoint-moved"]
+        first = rng.sample(kinds, len(kinds))
+        counts, resumes, last_step, broken, attempt = {}, 0, 0, [], 0
+        print(f"\n{name}: {kills} kills on {nproc} rank(s)", flush=True)
+        while True:
             found = latest_checkpoint(out)
             resume = found is not None
             next_step = (found[0] if found else 0) + 1
-            if kind not in ("finish", "external") and next_step > args.steps:
-                kind = "external"  # the run is at its end; a kill from outside still lands somewhere
+            finish = sum(counts.values()) >= kills
+            if not finish and next_step > steps:
+                broken.append(f"the run reached its last step after {sum(counts.values())} kills: raise --steps")
+                break
+            kind = "finish" if finish else first[attempt] if attempt < len(first) else \
+                rng.choice(kinds + ["external"] * len(kinds))
+            attempt += 1
+            fault = None
             if kind not in ("finish", "external"):
                 # Rank 0 writes checkpoints; the other kills land on rank 1 when there are 2.
                 rank = 1 if nproc == 2 and not kind.startswith("kill-checkpoint") else 0
-                step = min(args.steps, next_step + rng.randrange(0, 2))
-                fault = f"{kind}@{rank}:{step}"
-            else:
-                fault = None
+                fault = f"{kind}@{rank}:{min(steps, next_step + rng.randrange(0, 2))}"
             started = time.time()
             process = subprocess.Popen(command(fault_binary, out, nproc, resume), cwd=root, env=environment(fault),
                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             resumes += resume
+            victim, ranks = None, []
             if kind == "external":
-                delay = rng.uniform(0.2, straight_seconds * 1.2)
                 try:
-                    process.wait(timeout=delay)
+                    process.wait(timeout=rng.uniform(0.3, startup_seconds + 3 * step_seconds))
                 except subprocess.TimeoutExpired:
                     ranks = descendants(process.pid)
-                    victim = rng.choice(ranks) if nproc == 2 and ranks else process.pid
+                    # 2 ranks: one rank, or now and then the launcher (its ranks must die with it).
+                    victim = rng.choice(ranks + [process.pid]) if nproc == 2 and ranks else process.pid
                     os.kill(victim, signal.SIGKILL)
             try:
                 _, stderr = process.communicate(timeout=180)
@@ -191,16 +200,29 @@ with tempfile.TemporaryDirectory(prefix="precept_kill_resume_") as work:
                     os.kill(pid, signal.SIGKILL)
                 _, stderr = process.communicate()
                 broken.append(f"{kind}: the run did not stop within 180 s after a kill")
+            # No rank outlives its run (an orphan would train on beside the next run).
+            deadline = time.time() + 20
+            while any(os.path.exists(f"/proc/{pid}") for pid in ranks) and time.time() < deadline:
+                time.sleep(0.1)
+            orphans = [pid for pid in ranks if os.path.exists(f"/proc/{pid}")]
+            if orphans:
+                broken.append(f"{kind}: ranks {orphans} outlived their launcher")
+                for pid in orphans:
+                    os.kill(pid, signal.SIGKILL)
             seconds = time.time() - started
             code = process.returncode
             if kind == "finish":
                 if code != 0:
                     broken.append(f"the final run failed (exit {code}): {stderr[-800:]}")
                 break
-            label = fault or f"external after {seconds:.1f} s"
+            target = "" if victim is None or nproc == 1 else " (the launcher)" if victim == process.pid else " (a rank)"
+            label = fault or f"external after {seconds:.1f} s{target}"
             if code == 0:
-                label += " (the run ended before the kill)"
-            elif nproc == 1 and code != -signal.SIGKILL:
+                # The run got to its end before the kill came: not a kill; the soak goes on.
+                print(f"  {label}: the run ended first", flush=True)
+                broken.append(f"{label}: the run ended before the kill: raise --steps")
+                break
+            if nproc == 1 and code != -signal.SIGKILL:
                 # One rank: only the kill may stop it; anything else (a resume that failed) is a finding.
                 broken.append(f"{label}: exit {code}, not SIGKILL: {stderr[-400:]}")
             counts[kind] = counts.get(kind, 0) + 1
@@ -222,16 +244,16 @@ with tempfile.TemporaryDirectory(prefix="precept_kill_resume_") as work:
                           f"({'; '.join(broken[:3])})")
         check(total == kills, f"{name}: {total} kills ({counts}), {resumes} resumes")
         check(not temporaries(out), f"{name}: no temporary checkpoint folder left ({temporaries(out)})")
-        steps = [json.loads(line)["step"] for line in open(os.path.join(out, "metrics.jsonl")) if line.strip()]
-        check(steps == list(range(1, args.steps + 1)), f"{name}: metrics.jsonl has each step exactly once ({steps})")
+        logged = [json.loads(line)["step"] for line in open(os.path.join(out, "metrics.jsonl")) if line.strip()]
+        check(logged == list(range(1, steps + 1)), f"{name}: metrics.jsonl has each step exactly once ({logged})")
         events = event_accumulator.EventAccumulator(out, size_guidance={event_accumulator.SCALARS: 0})
         events.Reload()
         tags = events.Tags()["scalars"]
-        bad = [t for t in tags if [e.step for e in events.Scalars(t)] != list(range(1, args.steps + 1))]
+        bad = [t for t in tags if [e.step for e in events.Scalars(t)] != list(range(1, steps + 1))]
         check(len(tags) > 10 and not bad, f"{name}: the TensorBoard events have each step exactly once for all "
                                           f"{len(tags)} scalar tags (wrong: {bad[:3]})")
         final = latest_checkpoint(out)
-        if final and final[0] == args.steps:
+        if final and final[0] == steps:
             _, tensors = load_all(final[1])
             reference = references[nproc]
             differ = [k for k in reference if k not in tensors or not (reference[k] == tensors[k]).all()]
@@ -239,7 +261,7 @@ with tempfile.TemporaryDirectory(prefix="precept_kill_resume_") as work:
                   f"{name}: the final weights and AdamW state equal the uninterrupted {nproc}-rank run's, bit for bit "
                   f"({len(reference)} tensors, {len(differ)} differ)")
         else:
-            check(False, f"{name}: the run reached step {args.steps} (latest {final})")
+            check(False, f"{name}: the run reached step {steps} (latest {final})")
         return counts, resumes
 
     one = soak("one-rank", 1, args.kills)

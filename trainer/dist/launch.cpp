@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,10 +54,16 @@ int launch_local(int nproc, const std::vector<std::string>& train_args, int grac
   std::cerr << "[precept " << command << "] starting " << nproc << " local ranks (MASTER_ADDR=127.0.0.1 MASTER_PORT=" << port << ")\n";
 
   std::vector<pid_t> children;
+  const pid_t launcher = ::getpid();
   for (int rank = 0; rank < nproc; ++rank) {
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
     if (pid == 0) {
+      // A rank dies with its launcher: were the launcher killed (kill -9, the OOM killer), orphaned
+      // ranks would go on training and writing checkpoints beside the next run. The signal is
+      // kept across execv; the check covers a launcher that died before prctl.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != launcher) ::_exit(1);
       ::setenv("RANK", std::to_string(rank).c_str(), 1);
       ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
       ::setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
