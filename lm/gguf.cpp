@@ -435,6 +435,9 @@ void dequantize_blocks(GgmlType type, const uint8_t* blocks, int64_t elements, f
     throw std::invalid_argument("dequantize_blocks: " + std::to_string(elements) + " values are not whole " +
                                 row->name + " blocks of " + std::to_string(block.elements));
   }
+  // Nothing to write; `out` may then be null (an empty tensor's data), and memcpy of null is
+  // undefined even for 0 bytes (found by fuzz/gguf).
+  if (elements == 0) return;
   if (type == GgmlType::F32) {
     std::memcpy(out, blocks, static_cast<size_t>(elements) * 4);
     return;
@@ -785,6 +788,7 @@ at::Tensor GgufFile::dequantize(const GgufTensorInfo& info, c10::ScalarType dtyp
                              "Q8_0, Q4_K, Q5_K, Q6_K)");
   }
   const std::vector<int64_t> shape = info.shape();
+  if (info.elements == 0) return at::empty(shape, dtype);  // a zero dimension: no bytes to read
   if (dtype == c10::kBFloat16 && info.type() == GgmlType::BF16) {
     at::Tensor out = at::empty(shape, at::kBFloat16);
     std::memcpy(out.data_ptr(), tensor_data(info), info.bytes);
