@@ -70,9 +70,9 @@ if ((build)); then
   fi
   rm -rf "$probe"
   echo "[fuzz] building the harnesses with $cxx into $build_dir"
-  cmake -S "$root/fuzz" -B "$build_dir" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" >"$build_dir.configure.log" 2>&1 ||
-    { cat "$build_dir.configure.log" >&2; exit 1; }
-  rm -f "$build_dir.configure.log"
+  mkdir -p "$build_dir"
+  cmake -S "$root/fuzz" -B "$build_dir" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" >"$build_dir/configure.log" 2>&1 ||
+    { cat "$build_dir/configure.log" >&2; exit 1; }
   cmake --build "$build_dir" -j "${PRECEPT_JOBS:-1}" -- $(printf 'fuzz_%s ' "${targets[@]}")
 fi
 ((run)) || exit 0
