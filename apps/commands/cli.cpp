@@ -1,4 +1,5 @@
 #include "apps/commands/commands.h"
+#include "core/malloc_tuning.h"
 
 #include <iostream>
 #include <stdexcept>
@@ -32,6 +33,7 @@ static void print_usage(std::ostream& out) {
 }
 
 int run_cli(int argc, char** argv) {
+  core::retain_freed_memory();
   if (argc < 2) {
     print_usage(std::cerr);
     return 2;
