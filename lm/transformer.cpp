@@ -84,7 +84,10 @@ Rope::Rope(const ModelConfig& config) {
 }
 
 std::pair<at::Tensor, at::Tensor> Rope::tables(const at::Tensor& positions, c10::ScalarType dtype) const {
-  at::Tensor freqs = positions.unsqueeze(-1).to(at::kFloat) * inv_freq.to(positions.device());  // [B, T, D/2]
+  if (!device_inv_freq_.defined() || device_inv_freq_.device() != positions.device()) {
+    device_inv_freq_ = inv_freq.to(positions.device());
+  }
+  at::Tensor freqs = positions.unsqueeze(-1).to(at::kFloat) * device_inv_freq_;  // [B, T, D/2]
   at::Tensor angles = at::cat({freqs, freqs}, -1);                                               // [B, T, D]
   return {angles.cos().to(dtype), angles.sin().to(dtype)};
 }

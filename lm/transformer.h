@@ -68,9 +68,14 @@ TORCH_MODULE(RmsNorm);
 // Rotary embedding tables computed from positions on the fly (half-split rotation).
 struct Rope {
   explicit Rope(const ModelConfig& config);
-  at::Tensor inv_freq;  // [head_dim / 2], fp32, scaling applied
+  at::Tensor inv_freq;  // [head_dim / 2], fp32, scaling applied; on the CPU
   // positions [B, T] -> cos, sin [B, T, head_dim] in `dtype`
   std::pair<at::Tensor, at::Tensor> tables(const at::Tensor& positions, c10::ScalarType dtype) const;
+
+ private:
+  // inv_freq on the device of the last positions seen: copied once, not on every forward (a
+  // host-to-device copy per step would block a CUDA graph capture of the decode step).
+  mutable at::Tensor device_inv_freq_;
 };
 
 // The KV cache storage one forward call reads and writes. rollout/kv_cache.h owns and sizes it;

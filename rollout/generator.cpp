@@ -293,12 +293,14 @@ class GenerationRun {
                                    : model_.logits(hidden.squeeze(1));  // [B, V]
     Sampled next = sample_tokens(logits, params_.sampler, slots_.keys(B), slots_.counters(B));
     slots_.advance(B, next.tokens);
-    at::Tensor host_tokens = next.tokens.cpu(), host_logprobs = next.logprobs.to(at::kFloat).cpu();
-    const int64_t* token_data = host_tokens.data_ptr<int64_t>();
-    const float* logprob_data = host_logprobs.data_ptr<float>();
+    // The step's one read on the host: ids and log-probabilities in a single [2, B] copy (a
+    // token id is exact in a double). Everything else the next step needs stays on the device.
+    at::Tensor host = at::stack({next.tokens.to(at::kDouble), next.logprobs.to(at::kDouble)}).cpu();
+    const double* token_data = host.data_ptr<double>();
+    const double* logprob_data = token_data + B;
     for (int64_t s = 0; s < B; ++s) {
       if (!slots_.occupied(s)) continue;
-      if (append(slots_.sequence(s), token_data[s], logprob_data[s])) finish(s);
+      if (append(slots_.sequence(s), static_cast<int64_t>(token_data[s]), static_cast<float>(logprob_data[s]))) finish(s);
     }
     slots_.flush();
   }

@@ -89,14 +89,16 @@ Sampled sample_tokens(const at::Tensor& logits, const SamplerSettings& settings,
     // the k as transformers does), else every token. Without top-k, a top-p draw first tries
     // the 1024 most likely tokens: when they already hold top_p of the mass in every row the
     // kept set lies among them and the full sort of the vocabulary is skipped (exactly the same
-    // set and probabilities).
+    // set and probabilities). That test reads a value on the host, so it is made on the CPU only:
+    // on a GPU it would synchronise the stream in the middle of the step (and break a CUDA graph
+    // capture), and the full sort is cheap there.
     at::Tensor values, order, probs;
     if (settings.top_k > 0 && settings.top_k < vocab) {
       std::tie(values, order) = scores.topk(settings.top_k, -1, /*largest=*/true, /*sorted=*/true);
       probs = at::softmax(values, -1);
     } else {
       constexpr int64_t kCandidates = 1024;
-      if (settings.top_p < 1.0 && vocab > 2 * kCandidates) {
+      if (settings.top_p < 1.0 && vocab > 2 * kCandidates && scores.device().is_cpu()) {
         std::tie(values, order) = scores.topk(kCandidates, -1, /*largest=*/true, /*sorted=*/true);
         probs = logprobs.gather(1, order).exp();
         if (!(probs.sum(-1) >= settings.top_p).all().item<bool>()) probs = at::Tensor();
