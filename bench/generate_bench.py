@@ -85,23 +85,24 @@ def step_costs(shape, batch, context):
     return flops, shape["weight_bytes"] + kv_bytes
 
 
-def measure_sgemm(threads, size=2048, repeats=6):
+def measure_sgemm(threads, size=2048, repeats=11):
+    """The median rate: on this shared machine a single timing can be far off either way."""
     import torch
     torch.set_num_threads(threads)
     a, b = torch.randn(size, size), torch.randn(size, size)
     torch.mm(a, b)
-    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
-    return 2 * size ** 3 / best
+    times = sorted(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return 2 * size ** 3 / times[repeats // 2]
 
 
-def measure_copy_bandwidth(threads, megabytes=512, repeats=6):
+def measure_copy_bandwidth(threads, megabytes=512, repeats=11):
     import torch
     torch.set_num_threads(threads)
     source = torch.ones(megabytes * 2 ** 18)
     target = torch.empty_like(source)
     target.copy_(source)
-    best = min(_timed(lambda: target.copy_(source)) for _ in range(repeats))
-    return 2 * source.numel() * 4 / best
+    times = sorted(_timed(lambda: target.copy_(source)) for _ in range(repeats))
+    return 2 * source.numel() * 4 / times[repeats // 2]
 
 
 def _timed(function):
@@ -136,10 +137,17 @@ def hf_worker(directory, prompts_path, new_tokens, threads, repeats):
             best = min(best, time.perf_counter() - start)
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before
     tokens = (out.shape[1] - longest) * len(prompts)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"tokens": tokens, "seconds": best, "tokens_per_s": tokens / best,
-                      "minor_faults_per_step": faults / (repeats * new_tokens),
-                      "peak_rss_bytes": usage.ru_maxrss * 1024}))
+                      "minor_faults_per_step": faults / (repeats * new_tokens), "peak_rss_bytes": peak_rss_bytes()}))
+
+
+def peak_rss_bytes():
+    """VmHWM of this process (ru_maxrss would carry the parent's peak across fork and exec)."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return -1
 
 
 def run_side(command):
@@ -205,7 +213,7 @@ def main():
     print(f"\nDecode throughput, greedy, {name} (fp32, {shape['matmul_params'] / 1e6:.1f}M matmul parameters), "
           f"{args.new_tokens} new tokens, {args.threads} threads, torch {torch.__version__}, "
           f"transformers {transformers.__version__}")
-    print(f"Measured bounds: sgemm {sgemm / 1e9:.1f} GFLOP/s (2048^3), copy bandwidth {bandwidth / 1e9:.1f} GB/s "
+    print(f"Measured bounds (medians of 11): sgemm {sgemm / 1e9:.1f} GFLOP/s (2048^3), copy bandwidth {bandwidth / 1e9:.1f} GB/s "
           f"(read + write)\n")
     print("| batch | mean prompt | transformers (tok/s) | precept (tok/s) | ratio | compute bound (tok/s) | "
           "of compute | memory bound (tok/s) | of memory | faults/step: transformers, precept | "
