@@ -8,6 +8,7 @@
 #include "core/malloc_tuning.h"
 #include "lm/pretrained.h"
 #include "rollout/generator.h"
+#include "trainer/step_metrics.h"
 
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
@@ -24,21 +25,6 @@ rusage usage_now() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return usage;
-}
-
-// The peak resident set of this process in bytes, from /proc/self/status; -1 if unreadable.
-int64_t peak_rss_bytes() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  while (status >> key) {
-    if (key == "VmHWM:") {
-      int64_t kib = -1;
-      status >> kib;
-      return kib * 1024;
-    }
-    status.ignore(1 << 20, '\n');
-  }
-  return -1;
 }
 
 }  // namespace
@@ -87,7 +73,7 @@ int main(int argc, char** argv) {
     const double faults_per_step = double(after.ru_minflt - before.ru_minflt) / double(repeats * new_tokens);
     std::cout << nlohmann::json{{"sequences", requests.size()}, {"tokens", tokens}, {"seconds", best},
                                 {"minor_faults_per_step", faults_per_step},
-                                {"peak_rss_bytes", peak_rss_bytes()},
+                                {"peak_rss_bytes", int64_t(trainer::peak_rss_gib() * double(1 << 30))},
                                 {"tokens_per_s", tokens / best},
                                 {"cache_bytes_per_slot", generator.memory().cache_bytes_per_slot}}
                      .dump()
