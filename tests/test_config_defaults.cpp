@@ -76,6 +76,7 @@ std::map<std::string, Value> struct_defaults() {
       {"algorithm.std_eps", a.advantage.epsilon}, {"algorithm.filter_zero_variance", a.filter_zero_variance},
       {"algorithm.max_resample_rounds", double(a.max_resample_rounds)}, {"algorithm.epochs", double(a.epochs)},
       {"algorithm.mini_batches", double(a.mini_batches)}, {"algorithm.micro_batch_size", double(a.micro_batch_size)},
+      {"algorithm.micro_batch_tokens", double(a.micro_batch_tokens)},
       {"algorithm.clip_low", a.loss.clip_low}, {"algorithm.clip_high", a.loss.clip_high},
       {"algorithm.dual_clip", a.loss.dual_clip}, {"algorithm.loss_agg", trainer::loss_aggregation_name(a.loss.aggregation)},
       {"algorithm.entropy_coef", a.loss.entropy_coef}, {"algorithm.kl", trainer::kl_mode_name(a.kl_mode)},

@@ -310,6 +310,21 @@ TEST(JudgeCli, BatchLinesJudgeUnderTheirOwnPrinciples) {
   EXPECT_EQ(printed, expected);
   EXPECT_NE(printed.find(file_principle), std::string::npos);
 
+  // --print-calls: the same texts, one JSON line per call, numbered by group.
+  const std::string calls = run(base + " --print-calls", &status);
+  ASSERT_EQ(status, 0) << base;
+  std::istringstream call_lines(calls);
+  std::string call_line, joined;
+  int64_t group = 0;
+  for (; std::getline(call_lines, call_line); ++group) {
+    const auto call = nlohmann::json::parse(call_line);
+    EXPECT_EQ(call["group"].get<int64_t>(), group);
+    EXPECT_EQ(call["call"].get<int64_t>(), 0);
+    joined += call["prompt"].get<std::string>();
+  }
+  EXPECT_EQ(group, static_cast<int64_t>(lines.size()));
+  EXPECT_EQ(joined, expected);
+
   // Judged in one run: one record per line, in order, each call's prompt of its own length.
   const std::string out = run(base, &status);
   ASSERT_EQ(status, 0) << base;

@@ -10,6 +10,7 @@
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
 #include "trainer/grpo_trainer.h"
+#include "trainer/phases.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -322,4 +323,59 @@ TEST(TrainPaths, RecomputeTrainsTheSameWeights) {
     if (start.count(name) && !at::equal(tensor, start.at(name))) ++changed;
   }
   EXPECT_GT(changed, 0) << "training changed nothing, so the comparison proves nothing";
+}
+
+// Micro-batches are bucketed by length, longest first, capped in rows and (micro_batch_tokens)
+// in padded tokens; every member lands in exactly one, and a row longer than the cap goes alone.
+TEST(TrainPaths, LengthBucketsSortAndCapTheMicroBatches) {
+  const std::vector<int64_t> lengths = {5, 40, 12, 40, 7, 90, 12};
+  auto length = [&](int64_t m) { return lengths[static_cast<size_t>(m)]; };
+  const std::vector<int64_t> members = {0, 1, 2, 3, 4, 5, 6};
+  using Batches = std::vector<std::vector<int64_t>>;
+  EXPECT_EQ(trainer::length_bucketed_micro_batches(members, length, 3), (Batches{{5, 1, 3}, {2, 6, 4}, {0}}));
+  EXPECT_EQ(trainer::length_bucketed_micro_batches(members, length, 8), (Batches{{5, 1, 3, 2, 6, 4, 0}}));
+  // 80 padded tokens at most: 90 alone, then 40 x 2, then 12 x 6 (rows of 12, 7 and 5).
+  EXPECT_EQ(trainer::length_bucketed_micro_batches(members, length, 8, 80), (Batches{{5}, {1, 3}, {2, 6, 4, 0}}));
+  EXPECT_EQ(trainer::length_bucketed_micro_batches({3, 4}, length, 8, 1), (Batches{{3}, {4}}));
+  EXPECT_TRUE(trainer::length_bucketed_micro_batches({}, length, 8).empty());
+}
+
+// Bucketing and a token cap change how the update is split, not what it computes: one padded
+// micro-batch and many capped ones give the same loss and gradient norm and, within fp32
+// summation order, the same weights; the metrics show the split and the padding it saves.
+TEST(TrainPaths, ATokenCapSplitsTheUpdateButTrainsTheSameWeights) {
+  const fs::path dir = precept::testing::temp_dir("train_token_cap");
+  std::map<std::string, at::Tensor> weights[2];
+  std::vector<std::map<std::string, double>> metrics[2];
+  for (int capped = 0; capped < 2; ++capped) {
+    const fs::path run = dir / (capped ? "capped" : "whole");
+    trainer::RunConfig config = config_from(run, recipe(run / "run", 2),
+                                            {"algorithm.micro_batch_size=32", std::string("algorithm.micro_batch_tokens=") +
+                                                                                  (capped ? "120" : "0")});
+    trainer::GrpoTrainer trainer(config, trainer::single_process_communicator());
+    trainer.train([&](const trainer::StepSummary& summary) {
+      metrics[capped].push_back(summary.metrics);
+    });
+    for (auto& item : trainer.policy().named_parameters()) weights[capped][item.key()] = item.value().detach().clone();
+  }
+  ASSERT_EQ(metrics[0].size(), 2u);
+  ASSERT_EQ(metrics[1].size(), 2u);
+  for (size_t step = 0; step < 2; ++step) {
+    const auto &whole = metrics[0][step], &capped = metrics[1][step];
+    EXPECT_EQ(whole.at("update/micro_batches"), 1.0);
+    EXPECT_GE(capped.at("update/micro_batches"), 4.0);
+    EXPECT_LT(capped.at("update/padding_fraction"), whole.at("update/padding_fraction"));
+    EXPECT_EQ(capped.at("throughput/update_tokens"), whole.at("throughput/update_tokens"));
+    EXPECT_NEAR(capped.at("loss/total"), whole.at("loss/total"), 1e-5);
+    EXPECT_NEAR(capped.at("optim/grad_norm"), whole.at("optim/grad_norm"), 1e-4 * whole.at("optim/grad_norm"));
+    std::cout << "[train] step " << step + 1 << ": micro-batches " << whole.at("update/micro_batches") << " -> "
+              << capped.at("update/micro_batches") << ", padding " << whole.at("update/padding_fraction") << " -> "
+              << capped.at("update/padding_fraction") << "\n";
+  }
+  double largest = 0;
+  for (const auto& [name, tensor] : weights[0]) {
+    largest = std::max(largest, (tensor - weights[1].at(name)).abs().max().item<double>());
+  }
+  std::cout << "[train] largest weight difference after 2 steps: " << largest << "\n";
+  EXPECT_LT(largest, 1e-4);
 }

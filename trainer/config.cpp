@@ -240,6 +240,8 @@ AlgorithmSection read_algorithm(const core::TomlSection& section, const RolloutS
   positive(section, "mini_batches", static_cast<double>(a.mini_batches));
   a.micro_batch_size = section.get_int("micro_batch_size", a.micro_batch_size);
   positive(section, "micro_batch_size", static_cast<double>(a.micro_batch_size));
+  a.micro_batch_tokens = section.get_int("micro_batch_tokens", a.micro_batch_tokens);
+  non_negative(section, "micro_batch_tokens", static_cast<double>(a.micro_batch_tokens));
   a.loss.clip_low = section.get_double("clip_low", a.loss.clip_low);
   a.loss.clip_high = section.get_double("clip_high", a.loss.clip_high);
   a.loss.dual_clip = section.get_double("dual_clip", a.loss.dual_clip);

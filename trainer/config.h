@@ -101,6 +101,7 @@ struct AlgorithmSection {
   int64_t epochs = 1;                 // update passes over each step's rollouts (PPO epochs)
   int64_t mini_batches = 1;           // optimizer steps per epoch... per step: epochs * mini_batches
   int64_t micro_batch_size = 8;       // sequences per forward/backward (gradient accumulation)
+  int64_t micro_batch_tokens = 0;     // and at most this many padded tokens each; 0 = no cap
   PolicyLossConfig loss;             // clip, dual clip, aggregation, entropy; its KL fields are unused:
   KlMode kl_mode = KlMode::none;     // the KL term's place,
   KlOptions kl;                      // its estimator (loss or reward),

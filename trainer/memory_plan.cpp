@@ -200,7 +200,7 @@ class Planner {
     if (critic.lora) add("critic LoRA adapters", element_text(counts.adapters, counts.trainable_dtype), counts.adapter_bytes);
     optimizer_parts(counts, "critic ");
     const int64_t b = static_cast<int64_t>(c10::elementSize(dtype)), h = shape.hidden_size;
-    const int64_t micro = config_.algorithm.micro_batch_size, T = sequence_tokens(), tokens = micro * T;
+    const int64_t micro = micro_batch_rows(), T = sequence_tokens(), tokens = micro * T;
     LayerActivations kind;
     kind.element_bytes = b;
     if (critic.lora) {
@@ -277,6 +277,13 @@ class Planner {
     return prompt + config_.rollout.max_new_tokens;
   }
 
+  // Rows of the largest micro-batch: micro_batch_size, fewer when micro_batch_tokens caps the
+  // padded tokens of rows of the longest length (one row always goes).
+  int64_t micro_batch_rows() const {
+    const int64_t micro = config_.algorithm.micro_batch_size, cap = config_.algorithm.micro_batch_tokens;
+    return cap > 0 ? std::clamp<int64_t>(cap / sequence_tokens(), 1, micro) : micro;
+  }
+
   std::string length_text() const {
     return std::to_string(sequence_tokens()) + " positions (" +
            (options_.longest_prompt > 0 ? "the longest prompt " + std::to_string(options_.longest_prompt)
@@ -305,7 +312,7 @@ class Planner {
   // layer rebuilt and its gradients) and the chunked log-prob head's backward.
   void update_parts(const lm::ModelConfig& shape, c10::ScalarType dtype, const ParameterCounts& counts) {
     const int64_t b = static_cast<int64_t>(c10::elementSize(dtype)), h = shape.hidden_size, L = shape.num_layers;
-    const int64_t micro = config_.algorithm.micro_batch_size, T = sequence_tokens(), tokens = micro * T;
+    const int64_t micro = micro_batch_rows(), T = sequence_tokens(), tokens = micro * T;
     const bool lora = config_.policy.lora.has_value();
     LayerActivations kind;
     kind.element_bytes = b;

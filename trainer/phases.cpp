@@ -10,6 +10,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -152,14 +153,45 @@ bool needs_old_logprobs(const AlgorithmSection& algorithm) {
   return algorithm.epochs * algorithm.mini_batches > 1 || algorithm.kl_mode == KlMode::reward;
 }
 
-std::vector<std::vector<int64_t>> consecutive_micro_batches(int64_t sequences, int64_t micro_batch_size) {
+std::vector<std::vector<int64_t>> length_bucketed_micro_batches(std::vector<int64_t> members,
+                                                                const std::function<int64_t(int64_t)>& length,
+                                                                int64_t size, int64_t max_tokens) {
+  std::vector<int64_t> lengths(members.size());
+  std::vector<size_t> order(members.size());
+  for (size_t i = 0; i < members.size(); ++i) lengths[i] = length(members[i]);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return lengths[a] > lengths[b]; });
   std::vector<std::vector<int64_t>> out;
-  for (int64_t s = 0; s < sequences; s += micro_batch_size) {
-    std::vector<int64_t> members;
-    for (int64_t t = s; t < std::min(sequences, s + micro_batch_size); ++t) members.push_back(t);
-    out.push_back(std::move(members));
+  int64_t longest = 0;  // of the micro-batch being filled: its first member
+  for (size_t i : order) {
+    const bool full = !out.empty() && (static_cast<int64_t>(out.back().size()) >= size ||
+                                       (max_tokens > 0 && (static_cast<int64_t>(out.back().size()) + 1) * longest > max_tokens));
+    if (out.empty() || full) {
+      out.emplace_back();
+      longest = lengths[i];
+    }
+    out.back().push_back(members[i]);
   }
   return out;
+}
+
+int64_t trajectory_tokens(const StepContext& context, const Trajectory& trajectory, int64_t s) {
+  return static_cast<int64_t>(context.data[trajectory.prompt_index[s / trajectory.group_size]].ids.size()) +
+         trajectory.length(s);
+}
+
+std::vector<std::vector<int64_t>> trajectory_micro_batches(const StepContext& context, const Trajectory& trajectory,
+                                                           std::vector<int64_t> members) {
+  auto tokens = [&](int64_t s) { return trajectory_tokens(context, trajectory, s); };
+  const AlgorithmSection& algorithm = context.config.algorithm;
+  return length_bucketed_micro_batches(std::move(members), tokens, algorithm.micro_batch_size,
+                                       algorithm.micro_batch_tokens);
+}
+
+std::vector<std::vector<int64_t>> trajectory_micro_batches(const StepContext& context, const Trajectory& trajectory) {
+  std::vector<int64_t> all(static_cast<size_t>(trajectory.sequences()));
+  std::iota(all.begin(), all.end(), int64_t{0});
+  return trajectory_micro_batches(context, trajectory, std::move(all));
 }
 
 void old_and_reference_logprobs(const StepContext& context, Trajectory& trajectory) {
@@ -173,7 +205,7 @@ void old_and_reference_logprobs(const StepContext& context, Trajectory& trajecto
     at::NoGradGuard no_grad;
     const policy::LogprobOptions options{.temperature = context.config.rollout.temperature,
                                          .chunk_tokens = context.config.policy.logprob_chunk};
-    for (const auto& members : consecutive_micro_batches(S, algorithm.micro_batch_size)) {
+    for (const auto& members : trajectory_micro_batches(context, trajectory)) {
       const policy::SequenceBatch batch = sequence_batch(context, trajectory, members);
       at::Tensor old, ref;
       if (need_old) old = policy::sequence_logprobs(context.policy, batch, options).logprobs;

@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace precept::trainer {
@@ -84,8 +85,22 @@ void group_advantages(const StepContext& context, Trajectory& trajectory);
 policy::SequenceBatch sequence_batch(const StepContext& context, const Trajectory& trajectory,
                                      const std::vector<int64_t>& members);
 
-// Micro-batches of consecutive local sequences, micro_batch_size each.
-std::vector<std::vector<int64_t>> consecutive_micro_batches(int64_t sequences, int64_t micro_batch_size);
+// `members` as micro-batches, longest first (ties keep their order), so that each pads little:
+// at most `size` sequences each and, when max_tokens > 0, at most max_tokens padded tokens (rows
+// x the longest row; a sequence longer than that goes alone). length(m) is member m's tokens.
+std::vector<std::vector<int64_t>> length_bucketed_micro_batches(std::vector<int64_t> members,
+                                                                const std::function<int64_t(int64_t)>& length,
+                                                                int64_t size, int64_t max_tokens = 0);
+
+// Prompt + response tokens of the trajectory's local sequence s.
+int64_t trajectory_tokens(const StepContext& context, const Trajectory& trajectory, int64_t s);
+
+// The trajectory's local sequences `members` as micro-batches: length_bucketed_micro_batches by
+// prompt + response tokens, algorithm.micro_batch_size and algorithm.micro_batch_tokens.
+std::vector<std::vector<int64_t>> trajectory_micro_batches(const StepContext& context, const Trajectory& trajectory,
+                                                           std::vector<int64_t> members);
+// The same over all of the trajectory's local sequences.
+std::vector<std::vector<int64_t>> trajectory_micro_batches(const StepContext& context, const Trajectory& trajectory);
 
 // Time since `start`, in seconds.
 double seconds_since(std::chrono::steady_clock::time_point start);

@@ -40,7 +40,7 @@ void critic_values(const StepContext& context, Critic& critic, Trajectory& traje
   const int64_t S = trajectory.sequences();
   trajectory.old_values.assign(S, at::Tensor());
   at::NoGradGuard no_grad;
-  for (const auto& members : consecutive_micro_batches(S, context.config.algorithm.micro_batch_size)) {
+  for (const auto& members : trajectory_micro_batches(context, trajectory)) {
     const policy::SequenceBatch batch = sequence_batch(context, trajectory, members);
     const at::Tensor values = critic.values(batch).cpu();
     for (size_t i = 0; i < members.size(); ++i) {

@@ -40,14 +40,8 @@ SftLoss sft_nll(lm::TransformerImpl& model, const std::vector<SftExample>& examp
 
 std::vector<std::vector<int64_t>> length_sorted_micro_batches(const std::vector<SftExample>& examples,
                                                               std::vector<int64_t> members, int64_t size) {
-  std::stable_sort(members.begin(), members.end(),
-                   [&](int64_t a, int64_t b) { return examples[a].ids.size() > examples[b].ids.size(); });
-  std::vector<std::vector<int64_t>> out;
-  for (size_t first = 0; first < members.size(); first += static_cast<size_t>(size)) {
-    const size_t last = std::min(members.size(), first + static_cast<size_t>(size));
-    out.emplace_back(members.begin() + static_cast<long>(first), members.begin() + static_cast<long>(last));
-  }
-  return out;
+  return length_bucketed_micro_batches(
+      std::move(members), [&](int64_t m) { return static_cast<int64_t>(examples[m].ids.size()); }, size);
 }
 
 SftTrainer::SftTrainer(SftConfig config, std::shared_ptr<Communicator> communicator)

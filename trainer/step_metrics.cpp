@@ -16,6 +16,7 @@ namespace {
 struct RankSums {
   double judge_failures = 0, judge_retries = 0, zero_variance_groups = 0, resampled_groups = 0;
   double generated_tokens = 0, truncated = 0, valid = 0, update_tokens = 0, loss_sum = 0;
+  double sequence_tokens = 0, padded_tokens = 0, micro_batches = 0;
   std::map<std::string, double> policy_stats;
   std::map<std::string, double> reward_stats;  // GroupScores::metric_sums, plus "responses" that reported them
 };
@@ -23,7 +24,8 @@ struct RankSums {
 RankSums sum_over_ranks(Communicator& communicator, const RankSums& local) {
   std::vector<double> packed = {local.judge_failures,   local.judge_retries, local.zero_variance_groups,
                                 local.resampled_groups, local.generated_tokens, local.truncated,
-                                local.valid,            local.update_tokens,   local.loss_sum};
+                                local.valid,            local.update_tokens,   local.loss_sum,
+                                local.sequence_tokens,  local.padded_tokens,   local.micro_batches};
   const size_t scalars = packed.size();
   // Every rank runs the same reward, which reports the same keys for every group.
   for (const auto& [name, value] : local.policy_stats) packed.push_back(value);
@@ -32,7 +34,8 @@ RankSums sum_over_ranks(Communicator& communicator, const RankSums& local) {
   RankSums out;
   double* fields[] = {&out.judge_failures,   &out.judge_retries, &out.zero_variance_groups,
                       &out.resampled_groups, &out.generated_tokens, &out.truncated,
-                      &out.valid,            &out.update_tokens,   &out.loss_sum};
+                      &out.valid,            &out.update_tokens,   &out.loss_sum,
+                      &out.sequence_tokens,  &out.padded_tokens,   &out.micro_batches};
   for (size_t i = 0; i < scalars; ++i) *fields[i] = sums[i];
   size_t i = scalars;
   for (const auto& [name, value] : local.policy_stats) out.policy_stats[name] = sums[i++];
@@ -110,6 +113,9 @@ StepMetrics reduce_step_metrics(const StepContext& context, const Trajectory& tr
   local.resampled_groups = static_cast<double>(trajectory.resampled);
   local.generated_tokens = static_cast<double>(trajectory.generated_tokens);
   local.update_tokens = update.tokens;
+  local.sequence_tokens = update.sequence_tokens;
+  local.padded_tokens = update.padded_tokens;
+  local.micro_batches = update.micro_batches;
   local.loss_sum = update.loss_sum;
   local.policy_stats = update.stat_sums;
 
@@ -141,6 +147,9 @@ StepMetrics reduce_step_metrics(const StepContext& context, const Trajectory& tr
   out.seconds.update = update.seconds;
   out.step_seconds = step_seconds;
   out.generated_tokens = sums.generated_tokens;
+  out.update_sequence_tokens = sums.sequence_tokens;
+  out.update_padded_tokens = sums.padded_tokens;
+  out.micro_batches = sums.micro_batches;
   out.peak_rss_gib = peak_rss_gib();
   out.optimizer_state_gib = optimizer_state_gib;
   return out;
@@ -180,6 +189,10 @@ Metrics StepMetrics::to_metrics() const {
   m["time/step"] = step_seconds;
   m["throughput/generated_tokens"] = generated_tokens;
   m["throughput/tokens_per_s"] = generated_tokens / std::max(1e-9, step_seconds);
+  m["throughput/update_tokens"] = update_sequence_tokens;
+  m["throughput/update_tokens_per_s"] = update_sequence_tokens / std::max(1e-9, seconds.update);
+  m["update/micro_batches"] = micro_batches;
+  m["update/padding_fraction"] = update_padded_tokens > 0 ? 1.0 - update_sequence_tokens / update_padded_tokens : 0.0;
   m["memory/peak_rss_gib"] = peak_rss_gib;
   m["memory/optimizer_state_gib"] = optimizer_state_gib;
   return m;

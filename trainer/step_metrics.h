@@ -42,6 +42,9 @@ struct StepMetrics {
   double grad_norm = 0, lr = 0;
   PhaseSeconds seconds;
   double step_seconds = 0, generated_tokens = 0;
+  // The update's forward/backward passes over all ranks: prompt + response tokens, the same with
+  // padding, micro-batches.
+  double update_sequence_tokens = 0, update_padded_tokens = 0, micro_batches = 0;
   double peak_rss_gib = 0, optimizer_state_gib = 0;
 
   Metrics to_metrics() const;

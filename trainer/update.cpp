@@ -137,9 +137,15 @@ UpdateTotals run_update(const StepContext& context, const Trajectory& trajectory
       const LossNormalizer normalizer = mini_batch_normalizer(context, trajectory, members);
       optimization.optimizer.zero_grad();
       double nonfinite_losses = 0;
-      for (size_t first = 0; first < members.size(); first += algorithm.micro_batch_size) {
-        const size_t last = std::min(members.size(), first + static_cast<size_t>(algorithm.micro_batch_size));
-        const std::vector<int64_t> micro(members.begin() + first, members.begin() + last);
+      for (const auto& micro : trajectory_micro_batches(context, trajectory, members)) {
+        int64_t longest = 0;
+        for (int64_t s : micro) {
+          const int64_t tokens = trajectory_tokens(context, trajectory, s);
+          totals.sequence_tokens += static_cast<double>(tokens);
+          longest = std::max(longest, tokens);
+        }
+        totals.padded_tokens += static_cast<double>(longest) * static_cast<double>(micro.size());
+        totals.micro_batches += 1;
         nonfinite_losses += accumulate_micro_batch(context, micro, normalizer, loss_of, hooks, totals);
       }
       totals.last_grad_norm = optimizer_step(optimization, context.step, nonfinite_losses).grad_norm;

@@ -46,6 +46,9 @@ struct UpdateTotals {
   double last_grad_norm = 0;  // of the last optimizer step (the same on every rank)
   std::map<std::string, double> stat_sums;  // each loss statistic weighted by its micro-batch's tokens
   double seconds = 0;
+  // The forward/backward passes: prompt + response tokens, the tokens with padding (rows x the
+  // longest row, per micro-batch), and the micro-batches, over all epochs and mini-batches.
+  double sequence_tokens = 0, padded_tokens = 0, micro_batches = 0;
 };
 
 // What a micro-batch's loss callback returns: the loss to back-propagate, its valid tokens, and

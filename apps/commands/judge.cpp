@@ -14,6 +14,7 @@
 #include "reward/judge_reward.h"
 #include "reward/principle.h"
 #include "reward/rewardanything.h"
+#include "trainer/step_metrics.h"
 
 #include <nlohmann/json.hpp>
 
@@ -174,6 +175,8 @@ int cmd_judge(const std::vector<std::string>& args) {
       ("batch", po::value(&batch_path), "JSONL: {\"prompt\", \"responses\"[, \"principle\"]} per line")
       ("output,o", po::value(&output_path), "write the results here (JSONL) instead of stdout")
       ("print-prompt", po::bool_switch(), "print the exact text the judge model would see, then stop")
+      ("print-calls", po::bool_switch(),
+       "print every call as a JSON line {\"group\", \"call\", \"prompt\"} (the exact text), then stop")
       ("parse", po::value(&parse_path), "parse raw outputs (JSONL {\"output\"[, \"masked2real\"]}); no model")
       ("grade", po::value(&grade_path),
        "grade raw judgments against ground truth (JSONL {\"output\", \"ground_truth\": {\"scores\"}[, \"masked2real\"]}); "
@@ -281,9 +284,18 @@ int cmd_judge(const std::vector<std::string>& args) {
   const auto start = std::chrono::steady_clock::now();
   auto judge = load_judge(model_dir, judge_options, settings.principle);
 
-  if (values["print-prompt"].as<bool>()) {
+  if (values["print-prompt"].as<bool>() || values["print-calls"].as<bool>()) {
+    const bool as_json = values["print-calls"].as<bool>();
     for (size_t g = 0; g < groups.size(); ++g) {
-      for (const auto& call : judge->plan_calls(groups[g], g)) std::cout << call.prompt.text;
+      int64_t number = 0;
+      for (const auto& call : judge->plan_calls(groups[g], g)) {
+        if (!as_json) {
+          std::cout << call.prompt.text;
+          continue;
+        }
+        const json record = {{"group", g}, {"call", number++}, {"prompt", call.prompt.text}};
+        std::cout << record.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+      }
     }
     return 0;
   }
@@ -302,7 +314,9 @@ int cmd_judge(const std::vector<std::string>& args) {
     line.update(0, total, p.tokens_generated, "tok", p.seconds, p.eta_seconds,
                 std::to_string(p.sequences_done) + "/" + std::to_string(p.sequences_total) + " calls");
   });
+  const auto scoring_start = std::chrono::steady_clock::now();
   const auto scores = judge->score_batch(groups);
+  const double scoring_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - scoring_start).count();
   for (size_t i = 0; i < groups.size(); ++i) {
     const auto names = reward::response_names_of(groups[i]);
     ordered_json record;
@@ -330,7 +344,7 @@ int cmd_judge(const std::vector<std::string>& args) {
   line.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cerr << "[precept judge] " << groups.size() << " group(s) in " << seconds << " s (" << groups.size() / seconds
-            << " groups/s), " << failures << " failed call(s) after " << retries << " retr"
+            << " groups/s; scoring " << scoring_seconds << " s, peak RSS " << trainer::peak_rss_gib() << " GiB), " << failures << " failed call(s) after " << retries << " retr"
             << (retries == 1 ? "y" : "ies") << (output_path.empty() ? "" : ", results in " + output_path) << "\n";
   return 0;
 }
