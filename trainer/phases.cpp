@@ -184,8 +184,18 @@ std::vector<std::vector<int64_t>> trajectory_micro_batches(const StepContext& co
                                                            std::vector<int64_t> members) {
   auto tokens = [&](int64_t s) { return trajectory_tokens(context, trajectory, s); };
   const AlgorithmSection& algorithm = context.config.algorithm;
-  return length_bucketed_micro_batches(std::move(members), tokens, algorithm.micro_batch_size,
-                                       algorithm.micro_batch_tokens);
+  if (algorithm.micro_batch_tokens > 0) {
+    return length_bucketed_micro_batches(std::move(members), tokens, algorithm.micro_batch_size,
+                                         algorithm.micro_batch_tokens);
+  }
+  // Without a cap, consecutive members: N ranks then run exactly the micro-batches that 1 rank
+  // runs, and the two train bit-identical weights (tests/check_distributed.py).
+  std::vector<std::vector<int64_t>> out;
+  for (size_t first = 0; first < members.size(); first += static_cast<size_t>(algorithm.micro_batch_size)) {
+    const size_t last = std::min(members.size(), first + static_cast<size_t>(algorithm.micro_batch_size));
+    out.emplace_back(members.begin() + static_cast<long>(first), members.begin() + static_cast<long>(last));
+  }
+  return out;
 }
 
 std::vector<std::vector<int64_t>> trajectory_micro_batches(const StepContext& context, const Trajectory& trajectory) {

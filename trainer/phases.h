@@ -95,8 +95,10 @@ std::vector<std::vector<int64_t>> length_bucketed_micro_batches(std::vector<int6
 // Prompt + response tokens of the trajectory's local sequence s.
 int64_t trajectory_tokens(const StepContext& context, const Trajectory& trajectory, int64_t s);
 
-// The trajectory's local sequences `members` as micro-batches: length_bucketed_micro_batches by
-// prompt + response tokens, algorithm.micro_batch_size and algorithm.micro_batch_tokens.
+// The trajectory's local sequences `members` as micro-batches of algorithm.micro_batch_size:
+// consecutive, or with algorithm.micro_batch_tokens > 0 length_bucketed_micro_batches by prompt
+// + response tokens under that cap (N ranks and 1 rank then bucket differently, so their weights
+// agree to fp32 rounding, not bit for bit).
 std::vector<std::vector<int64_t>> trajectory_micro_batches(const StepContext& context, const Trajectory& trajectory,
                                                            std::vector<int64_t> members);
 // The same over all of the trajectory's local sequences.
