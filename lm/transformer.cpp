@@ -1,5 +1,7 @@
 #include "lm/transformer.h"
 
+#include "lm/cpu_matvec.h"
+
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/nn/init.h>
@@ -26,10 +28,19 @@ at::Tensor LinearImpl::forward(const at::Tensor& x) {
 }
 
 at::Tensor LinearImpl::base_forward(const at::Tensor& x) {
-  // Decode on CPU multiplies a few rows by a large weight. MKL's sgemm then packs (copies) the
-  // whole weight on every call; computing (W x^T)^T streams the weight once instead and is
-  // 1.3-2x faster for 2-64 rows (bench/generate_bench.py). Other shapes and devices: at::linear.
+  // Decode on CPU multiplies a few rows by a large weight. Up to 8 rows, precept's own kernel
+  // streams the weight at the memory's rate (lm/cpu_matvec.h). Beyond, MKL's sgemm packs (copies)
+  // the whole weight on every call; computing (W x^T)^T streams the weight once instead and is
+  // 1.3-2x faster up to 64 rows (bench/generate_bench.py). Other shapes and devices: at::linear.
   const int64_t rows = x.numel() / x.size(-1);
+  if (rows <= kMatvecMaxRows) {
+    const at::Tensor flat = x.reshape({rows, x.size(-1)});
+    if (cpu_matvec_applies(flat, weight)) {
+      std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+      shape.back() = weight.size(0);
+      return cpu_matvec(flat, weight, bias).view(shape);
+    }
+  }
   if (rows > 1 && rows <= 64 && x.device().is_cpu() && x.scalar_type() == at::kFloat) {
     at::Tensor out = at::mm(weight, x.reshape({rows, x.size(-1)}).t()).t();  // [rows, out]
     if (bias.defined()) out = out + bias;
@@ -349,6 +360,14 @@ at::Tensor TransformerImpl::logits(const at::Tensor& hidden) {
   if (score && score->bias.defined()) return score->forward(hidden);  // a token classifier: weight and bias
   const at::Tensor& weight = output_weight();
   const int64_t rows = hidden.numel() / hidden.size(-1);
+  if (rows <= kMatvecMaxRows) {
+    const at::Tensor flat = hidden.reshape({rows, hidden.size(-1)});
+    if (cpu_matvec_applies(flat, weight)) {
+      std::vector<int64_t> shape(hidden.sizes().begin(), hidden.sizes().end());
+      shape.back() = weight.size(0);
+      return cpu_matvec(flat, weight).view(shape);
+    }
+  }
   if (rows > 1 && rows <= 64 && hidden.device().is_cpu() && hidden.scalar_type() == at::kFloat) {
     // See LinearImpl::forward: stream the [V, C] weight once rather than pack it per call.
     std::vector<int64_t> shape(hidden.sizes().begin(), hidden.sizes().end());

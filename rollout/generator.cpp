@@ -1,5 +1,6 @@
 #include "rollout/generator.h"
 
+#include "lm/cpu_matvec.h"
 #include "rollout/slot_table.h"
 #include "text/tokenizer.h"
 
@@ -38,6 +39,8 @@ namespace {
 
 // Decode reads cache positions in multiples of this, so the attended length changes rarely.
 constexpr int64_t kAttendBucket = 64;
+// The KV cache's length is a multiple of this (a multiple of kAttendBucket).
+constexpr int64_t kCacheGrain = 512;
 
 int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
@@ -88,6 +91,8 @@ Generator::Generator(lm::TransformerImpl& model, GeneratorConfig config, const t
 Generator::~Generator() = default;
 
 void Generator::release_cache() { cache_.reset(); }
+
+int64_t Generator::cache_length() const { return cache_ ? cache_->max_length() : 0; }
 
 namespace {
 
@@ -284,10 +289,11 @@ class GenerationRun {
     lm::KvCacheView view = cache_.view();
     view.attend_length = std::min(max_length_, round_up(furthest + 1, kAttendBucket));
     at::Tensor hidden = model_.forward_cached(slots_.tokens(B).unsqueeze(1), slots_.positions(B).unsqueeze(1), {}, view);
-    // A single decoding row on CPU is a matrix-vector product with the [V, C] output weight,
-    // which MKL runs about 2x faster against a [C, V] copy (bench/generate_bench.py, batch 1).
-    // The copy is made at the first such step of a call (a policy's weights change between calls).
-    const bool single_row = B == 1 && device_.is_cpu();
+    // A single decoding row on CPU is a matrix-vector product with the [V, C] output weight:
+    // lm::cpu_matvec where the CPU has AVX2 (model_.logits takes it), else MKL against a [C, V]
+    // copy, about 2x faster than against [V, C], made at the first such step of a call (a
+    // policy's weights change between calls).
+    const bool single_row = B == 1 && device_.is_cpu() && !lm::cpu_matvec_applies(hidden.view({1, -1}), model_.output_weight());
     if (single_row && !single_row_output_.defined()) single_row_output_ = model_.output_weight().t().contiguous();
     at::Tensor logits = single_row ? at::mm(hidden.view({1, -1}), single_row_output_)
                                    : model_.logits(hidden.squeeze(1));  // [B, V]
@@ -349,9 +355,20 @@ std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>
   const lm::ModelConfig& mc = model_.config();
   check_requests(requests, params, mc, plan_.max_length, tokenizer_ != nullptr);
   at::NoGradGuard no_grad;
+  const lm::CpuMatvecScope matvec;  // decode's few-row products on lm::cpu_matvec
   const c10::ScalarType dtype = config_.cache_dtype.value_or(model_.output_weight().scalar_type());
-  if (!cache_) cache_ = std::make_unique<KvCache>(mc, config_.max_slots, plan_.max_length, dtype, model_.output_weight().device());
-  return GenerationRun(model_, *cache_, config_, plan_.max_length, tokenizer_, requests, params, progress).run();
+  // The cache holds what these requests need (the longest prompt + max_new_tokens, rounded up
+  // to kCacheGrain), not max_length: a judge whose context is the model's (16,384 positions)
+  // judging prompts of 700 tokens zero-fills a twentieth of it. It grows when a later call needs
+  // more, never past max_length, and is never shrunk (release_cache frees it).
+  int64_t need = 0;
+  for (const auto& request : requests) need = std::max<int64_t>(need, request.prompt.size() + params.max_new_tokens);
+  const int64_t length = std::min(plan_.max_length, round_up(need, kCacheGrain));
+  if (!cache_ || cache_->max_length() < length) {
+    cache_.reset();
+    cache_ = std::make_unique<KvCache>(mc, config_.max_slots, length, dtype, model_.output_weight().device());
+  }
+  return GenerationRun(model_, *cache_, config_, cache_->max_length(), tokenizer_, requests, params, progress).run();
 }
 
 std::string completion_text(const text::Tokenizer& tokenizer, const Completion& completion, bool skip_special) {

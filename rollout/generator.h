@@ -98,6 +98,9 @@ class Generator {
 
   const MemoryPlan& memory() const { return plan_; }
   const GeneratorConfig& config() const { return config_; }
+  // Positions per slot of the KV cache allocated now (0 when none is): what the calls so far
+  // needed, rounded up to 512, at most memory().max_length.
+  int64_t cache_length() const;
 
  private:
   lm::TransformerImpl& model_;

@@ -271,6 +271,38 @@ TEST(GeneratorLimits, RefusesWhatDoesNotFitBeforeAnyWork) {
             std::string::npos);
 }
 
+// The KV cache holds what the calls need (longest prompt + max_new_tokens, in steps of 512), not
+// max_length; it grows for a longer call and keeps its size for a shorter one. Greedy output does
+// not depend on its size.
+TEST(GeneratorLimits, TheCacheHoldsWhatTheCallsNeedNotMaxLength) {
+  const nlohmann::json raw = {{"architectures", {"LlamaForCausalLM"}}, {"vocab_size", 64}, {"hidden_size", 32},
+                              {"intermediate_size", 48}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+                              {"num_key_value_heads", 2}, {"rms_norm_eps", 1e-5}, {"max_position_embeddings", 4096},
+                              {"torch_dtype", "float32"}};
+  lm::Transformer model(lm::config_from_json(raw, "config.json"), at::kFloat);
+  model->init_random(7, 0.5);
+  rollout::GeneratorConfig config;
+  config.max_slots = 2;
+  rollout::Generator generator(*model, config);
+  EXPECT_EQ(generator.memory().max_length, 4096);
+  EXPECT_EQ(generator.cache_length(), 0);
+  const std::vector<rollout::GenerationRequest> short_call = {{{5, 6, 7}, 2, std::nullopt}};
+  const auto first = generator.generate(short_call, greedy_params(12));
+  EXPECT_EQ(generator.cache_length(), 512);
+  generator.generate({{std::vector<int64_t>(600, 9), 1, std::nullopt}}, greedy_params(8));
+  EXPECT_EQ(generator.cache_length(), 1024);
+  const auto again = generator.generate(short_call, greedy_params(12));
+  EXPECT_EQ(generator.cache_length(), 1024);
+  ASSERT_EQ(first.size(), 2u);
+  ASSERT_EQ(again.size(), 2u);
+  for (size_t i = 0; i < first.size(); ++i) {
+    EXPECT_EQ(first[i].tokens.size(), 12u);
+    EXPECT_EQ(first[i].tokens, again[i].tokens) << "output depends on the cache's size";
+  }
+  generator.release_cache();
+  EXPECT_EQ(generator.cache_length(), 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The sampler's draws follow the distribution it claims, checked by a chi-square statistic over
 // 40,000 independent streams (fixed seeds: the outcome is deterministic, the bound generous).
