@@ -18,6 +18,7 @@ compute bound (its matmul FLOPs at the machine's sgemm rate, measured in the sam
 of each side is the process's VmHWM. Run after scripts/build.sh:
 
     .venv/bin/python bench/grpo_step_bench.py [--model smollm2] [--threads 2] [--steps 6]
+        [--micro-batch-tokens 1024] [--trl-micro-batch 8]
 """
 import argparse
 import json
@@ -60,8 +61,9 @@ def vicuna_questions(shared, count):
         return [json.loads(line)["turns"][0] for line in handle if line.strip()][:count]
 
 
-def time_trl(model_dir, prompts, work, steps, threads):
-    """TRL's GRPOTrainer for `steps` steps in this process; returns (seconds per step, rewards)."""
+def time_trl(model_dir, prompts, work, steps, threads, micro_batch=0):
+    """TRL's GRPOTrainer for `steps` steps in this process, the step's batch in micro-batches of
+    `micro_batch` (gradient accumulation; 0: one); returns (seconds per step, rewards)."""
     import datasets
     import transformers
     from trl import GRPOConfig, GRPOTrainer
@@ -69,6 +71,7 @@ def time_trl(model_dir, prompts, work, steps, threads):
     torch.set_num_threads(threads)
     pattern = re.compile(work["pattern"])
     batch = work["prompts_per_step"] * work["group_size"]
+    micro = micro_batch if micro_batch > 0 else batch
     rows = [[{"role": "user", "content": p}] if work["chat"] else p for p in prompts]
     data = datasets.Dataset.from_dict({"prompt": rows * (steps + 1)})
 
@@ -87,8 +90,8 @@ def time_trl(model_dir, prompts, work, steps, threads):
             self.seconds.append(time.perf_counter() - self.begin)
 
     with tempfile.TemporaryDirectory() as out:
-        config = GRPOConfig(output_dir=out, max_steps=steps, per_device_train_batch_size=batch,
-                            num_generations=work["group_size"], gradient_accumulation_steps=1,
+        config = GRPOConfig(output_dir=out, max_steps=steps, per_device_train_batch_size=micro,
+                            num_generations=work["group_size"], gradient_accumulation_steps=batch // micro,
                             max_completion_length=work["new_tokens"], temperature=1.0, top_p=1.0,
                             learning_rate=work["lr"], beta=0.05, epsilon=0.2, loss_type="dapo", scale_rewards="group",
                             num_iterations=1, logging_steps=1, save_strategy="no", report_to="none", use_cpu=True,
@@ -105,11 +108,11 @@ def time_trl(model_dir, prompts, work, steps, threads):
     return clock.seconds, rewards
 
 
-def trl_worker(model_dir, prompts_path, workload, steps, threads):
+def trl_worker(model_dir, prompts_path, workload, steps, threads, micro_batch):
     """TRL in its own process, so that its peak RSS is its own; prints one JSON line."""
     with open(prompts_path) as handle:
         prompts = json.load(handle)
-    seconds, rewards = time_trl(model_dir, prompts, WORKLOADS[workload], steps, threads)
+    seconds, rewards = time_trl(model_dir, prompts, WORKLOADS[workload], steps, threads, micro_batch)
     print(json.dumps({"seconds": seconds, "rewards": rewards, "peak_rss_bytes": generate_bench.peak_rss_bytes()}))
 
 
@@ -199,10 +202,12 @@ def main():
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--micro-batch-tokens", type=int, default=0,
                         help="precept's algorithm.micro_batch_tokens (0: the whole batch in one micro-batch)")
+    parser.add_argument("--trl-micro-batch", type=int, default=0,
+                        help="TRL's per_device_train_batch_size, the rest by gradient accumulation (0: the whole batch)")
     parser.add_argument("--worker", nargs=3, metavar=("MODEL_DIR", "PROMPTS", "WORKLOAD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        trl_worker(*args.worker, args.steps, args.threads)
+        trl_worker(*args.worker, args.steps, args.threads, args.trl_micro_batch)
         return 0
     import transformers
     import trl
@@ -224,7 +229,8 @@ def main():
         with open(trl_prompts, "w") as handle:
             json.dump(prompts, handle)
         result = subprocess.run([sys.executable, os.path.abspath(__file__), "--steps", str(args.steps), "--threads",
-                                 str(args.threads), "--worker", model_dir, trl_prompts, args.model],
+                                 str(args.threads), "--trl-micro-batch", str(args.trl_micro_batch),
+                                 "--worker", model_dir, trl_prompts, args.model],
                                 capture_output=True, text=True)
         if result.returncode != 0:
             sys.exit(f"the TRL side failed:\n{result.stderr[-4000:]}")
@@ -258,10 +264,12 @@ def main():
           f"{work['new_tokens']} tokens, KL beta 0.05, {args.threads} threads; median of steps 2..{args.steps}; "
           f"torch {torch.__version__}, transformers {transformers.__version__}, trl {trl.__version__}; "
           f"sgemm {sgemm / 1e9:.1f} GFLOP/s (median of 11)\n")
-    print("| | seconds per step | ratio | peak RSS |")
-    print("| --- | ---: | ---: | ---: |")
-    print(f"| TRL GRPOTrainer | {theirs:.3f} | 1.00x | {theirs_run['peak_rss_bytes'] / 2**20:.0f} MiB |")
-    print(f"| precept | {ours:.3f} | {theirs / ours:.2f}x | {peak / 2**20:.0f} MiB |")
+    trl_split = f"micro-batches of {args.trl_micro_batch}" if args.trl_micro_batch else "one micro-batch"
+    our_split = (f"micro_batch_tokens {args.micro_batch_tokens}" if args.micro_batch_tokens else "one micro-batch")
+    print("| | micro-batches | seconds per step | ratio | peak RSS |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    print(f"| TRL GRPOTrainer | {trl_split} | {theirs:.3f} | 1.00x | {theirs_run['peak_rss_bytes'] / 2**20:.0f} MiB |")
+    print(f"| precept | {our_split} | {ours:.3f} | {theirs / ours:.2f}x | {peak / 2**20:.0f} MiB |")
     print("\nprecept's phases (median seconds): " + ", ".join(f"{k} {v:.3f}" for k, v in phase.items()))
     print(f"precept's update (forward + backward, {micro:.0f} micro-batch(es), {padding:.1%} padding): "
           f"{update_tokens:.0f} tokens at {update_rate:.0f} tokens/s; the compute bound at "
