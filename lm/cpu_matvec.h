@@ -1,4 +1,4 @@
-// A few rows times a large fp32 weight on the CPU: out = x W^T for x [R, K] with R <= 32 and W
+// A few rows times a large fp32 weight on the CPU: out = x W^T for x [R, K] with R <= 64 and W
 // [N, K] row-major, the shape of every projection and of the vocabulary head in a decode step.
 // MKL's sgemv/sgemm stream W at 11-13 GB/s here for R = 1 and R = 8, a third of what a plain
 // read of the same bytes reaches (41 GB/s on 2 threads; bench/README.md); this kernel reads W
@@ -11,7 +11,7 @@
 
 namespace precept::lm {
 
-constexpr int64_t kMatvecMaxRows = 32;  // at 64 rows MKL's sgemm is as fast or faster
+constexpr int64_t kMatvecMaxRows = 64;  // every decode row count of up to 64 slots, so rows agree whatever the batch
 
 // The kernel runs only while a CpuMatvecScope is open on this thread (rollout::Generator opens
 // one for its prefill and decode). Everywhere else, training above all, the model takes ATen's

@@ -1,5 +1,5 @@
 // lm::cpu_matvec, the decode step's few-rows-times-weight kernel, against at::linear: every row
-// count it takes (1-32), widths with and without a tail past the last 8 lanes, a bias, a
+// count it takes (1-64), widths with and without a tail past the last 8 lanes, a bias, a
 // non-contiguous x, and the cases it must decline (a gradient wanted, too many rows, fp64).
 #include "lm/cpu_matvec.h"
 
