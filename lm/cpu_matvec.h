@@ -4,7 +4,8 @@
 // read of the same bytes reaches (41 GB/s on 2 threads; bench/README.md); this kernel reads W
 // once, its rows split over ATen's threads, with AVX2 FMA (chosen at run time, so the build needs
 // no -march), accumulating each dot product in fp32 in 8 lanes. A row's result does not depend
-// on how many rows come with it or on the thread count.
+// on how many rows come with it or on the thread count, and every decode batch of up to 64 slots
+// takes it, so N ranks' rollouts equal 1 rank's bit for bit.
 #pragma once
 
 #include <ATen/core/Tensor.h>
