@@ -27,29 +27,33 @@ at::Tensor LinearImpl::forward(const at::Tensor& x) {
   return sum.scalar_type() == out.scalar_type() ? sum : sum.to(out.scalar_type());
 }
 
-at::Tensor LinearImpl::base_forward(const at::Tensor& x) {
-  // Decode on CPU multiplies a few rows by a large weight. Up to 8 rows, precept's own kernel
-  // streams the weight at the memory's rate (lm/cpu_matvec.h). Beyond, MKL's sgemm packs (copies)
-  // the whole weight on every call; computing (W x^T)^T streams the weight once instead and is
-  // 1.3-2x faster up to 64 rows (bench/generate_bench.py). Other shapes and devices: at::linear.
+namespace {
+
+// x [..., in] W^T (+ bias) for the projections and the head. Decode on CPU multiplies a few rows
+// by a large weight: inside the generator's CpuMatvecScope, up to 64 rows, precept's own kernel
+// streams the weight at the memory's rate (lm/cpu_matvec.h). Elsewhere MKL's sgemm packs
+// (copies) the whole weight on every call; computing (W x^T)^T streams the weight once instead
+// and is 1.3-2x faster for 2-64 rows (bench/generate_bench.py). Other shapes and devices:
+// at::linear.
+at::Tensor linear_rows(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   const int64_t rows = x.numel() / x.size(-1);
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = weight.size(0);
   if (rows <= kMatvecMaxRows) {
     const at::Tensor flat = x.reshape({rows, x.size(-1)});
-    if (cpu_matvec_applies(flat, weight)) {
-      std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-      shape.back() = weight.size(0);
-      return cpu_matvec(flat, weight, bias).view(shape);
-    }
+    if (cpu_matvec_applies(flat, weight)) return cpu_matvec(flat, weight, bias).view(shape);
   }
   if (rows > 1 && rows <= 64 && x.device().is_cpu() && x.scalar_type() == at::kFloat) {
     at::Tensor out = at::mm(weight, x.reshape({rows, x.size(-1)}).t()).t();  // [rows, out]
     if (bias.defined()) out = out + bias;
-    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-    shape.back() = weight.size(0);
     return out.view(shape);
   }
   return at::linear(x, weight, bias);
 }
+
+}  // namespace
+
+at::Tensor LinearImpl::base_forward(const at::Tensor& x) { return linear_rows(x, weight, bias); }
 
 bool is_adapter_parameter(const std::string& name) {
   return name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos;
@@ -358,23 +362,7 @@ at::Tensor TransformerImpl::forward_cached(const at::Tensor& tokens, const at::T
 
 at::Tensor TransformerImpl::logits(const at::Tensor& hidden) {
   if (score && score->bias.defined()) return score->forward(hidden);  // a token classifier: weight and bias
-  const at::Tensor& weight = output_weight();
-  const int64_t rows = hidden.numel() / hidden.size(-1);
-  if (rows <= kMatvecMaxRows) {
-    const at::Tensor flat = hidden.reshape({rows, hidden.size(-1)});
-    if (cpu_matvec_applies(flat, weight)) {
-      std::vector<int64_t> shape(hidden.sizes().begin(), hidden.sizes().end());
-      shape.back() = weight.size(0);
-      return cpu_matvec(flat, weight).view(shape);
-    }
-  }
-  if (rows > 1 && rows <= 64 && hidden.device().is_cpu() && hidden.scalar_type() == at::kFloat) {
-    // See LinearImpl::forward: stream the [V, C] weight once rather than pack it per call.
-    std::vector<int64_t> shape(hidden.sizes().begin(), hidden.sizes().end());
-    shape.back() = weight.size(0);
-    return at::mm(weight, hidden.reshape({rows, hidden.size(-1)}).t()).t().view(shape);
-  }
-  return at::linear(hidden, weight);
+  return linear_rows(hidden, output_weight(), at::Tensor());
 }
 
 void TransformerImpl::init_random(uint64_t seed, double std) {
